@@ -1,0 +1,144 @@
+// The platform's own services: Hop3 server, Nginx, the uWSGI Emperor. Checked by systemd unit
+// where systemd runs, else by process name or pidfile. Configured only where this host has the
+// unit or the config names a process or pidfile.
+
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import type { HealthCheck, HealthCheckResult, Plugin, PluginContext } from "../src/health/model.js";
+
+const settings = z.strictObject({
+  systemd_unit: z.string().min(1).optional(),
+  process: z.string().min(1).optional(),
+  pidfile: z.string().min(1).optional(),
+});
+type ServiceSettings = z.infer<typeof settings>;
+
+const SERVICES = [
+  { id: "hop3-server", name: "Hop3 Server", unit: "hop3-server" },
+  { id: "nginx", name: "Nginx", unit: "nginx" },
+  { id: "uwsgi-emperor", name: "uWSGI Emperor", unit: "uwsgi-hop3" },
+] as const;
+
+const INTERPRETERS = /^(python[\d.]*|node|perl|ruby|sh|bash|dash|uwsgi)$/;
+
+function systemdRuns(): boolean {
+  return existsSync("/run/systemd/system");
+}
+
+function systemctl(args: string[], signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("systemctl", args, { timeout: 10_000, ...(signal ? { signal } : {}) }, (error, stdout) => {
+      // `is-active` exits non-zero for an inactive unit and still says which state it is in.
+      if (error && !stdout) reject(new Error(`systemctl ${args.join(" ")}: ${error.message}`));
+      else resolve(stdout.trim());
+    });
+  });
+}
+
+interface ProcessInfo {
+  pid: number;
+  comm: string;
+  argv: string[];
+  zombie: boolean;
+}
+
+async function readProcess(pid: number): Promise<ProcessInfo | undefined> {
+  try {
+    const [comm, cmdline, stat] = await Promise.all([
+      readFile(`/proc/${pid}/comm`, "utf8"),
+      readFile(`/proc/${pid}/cmdline`, "utf8"),
+      readFile(`/proc/${pid}/stat`, "utf8"),
+    ]);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return { pid, comm: comm.trim(), argv: cmdline.split("\0").filter((a) => a !== ""), zombie: state === "Z" || state === "X" };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a process is the program `name`: by its command name, argv[0], or the script an interpreter runs. */
+function isNamed(info: ProcessInfo, name: string): boolean {
+  const argv0 = path.basename(info.argv[0] ?? "");
+  if (info.comm === name.slice(0, 15) || argv0 === name || argv0.split(":")[0] === name) return true;
+  return INTERPRETERS.test(argv0) && info.argv.slice(1).some((arg, i) => i < 3 && path.basename(arg) === name);
+}
+
+async function processesNamed(name: string): Promise<ProcessInfo[]> {
+  const pids = (await readdir("/proc")).filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => pid !== process.pid);
+  const infos = await Promise.all(pids.map(readProcess));
+  return infos.filter((i): i is ProcessInfo => i !== undefined && !i.zombie && isNamed(i, name));
+}
+
+async function byPidfile(pidfile: string, name: string | undefined): Promise<[boolean, string]> {
+  let text: string;
+  try {
+    text = await readFile(pidfile, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return [false, code === "ENOENT" ? `not running (no pidfile ${pidfile})` : `not running? pidfile ${pidfile} cannot be read: ${code}`];
+  }
+  const pid = Number(text.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return [false, `not running? pidfile ${pidfile} holds no pid`];
+  const info = await readProcess(pid);
+  if (!info || info.zombie) return [false, `not running (pid ${pid} from ${pidfile} is gone)`];
+  if (name && !isNamed(info, name)) return [false, `not running (pid ${pid} from ${pidfile} is "${info.comm}", not ${name})`];
+  return [true, `running (pid ${pid})`];
+}
+
+async function byProcess(name: string): Promise<[boolean, string]> {
+  const found = await processesNamed(name);
+  if (found.length === 0) return [false, `not running (no process named ${name})`];
+  const pids = found.map((p) => p.pid).sort((a, b) => a - b);
+  return [true, pids.length === 1 ? `running (pid ${pids[0]})` : `running (${pids.length} processes, pids ${pids.slice(0, 5).join(", ")}${pids.length > 5 ? ", …" : ""})`];
+}
+
+function serviceCheck(ctx: PluginContext, service: (typeof SERVICES)[number]): HealthCheck {
+  const config = (): ServiceSettings => ctx.configFor(service.id) as ServiceSettings;
+  return {
+    id: service.id,
+    name: service.name,
+    section: "Services",
+    async isConfigured() {
+      const { process: name, pidfile, systemd_unit: unit } = config();
+      if (name || pidfile || unit) return true;
+      if (!systemdRuns()) return false;
+      return (await systemctl(["show", "--property=LoadState", "--value", `${service.unit}.service`]).catch(() => "")) === "loaded";
+    },
+    async check(signal): Promise<HealthCheckResult> {
+      const { process: name, pidfile, systemd_unit: configuredUnit } = config();
+      let running: boolean;
+      let message: string;
+      const details: Record<string, unknown> = {};
+      if (pidfile) {
+        [running, message] = await byPidfile(pidfile, name);
+        details.pidfile = pidfile;
+      } else if (name) {
+        [running, message] = await byProcess(name);
+        details.process = name;
+      } else {
+        const unit = configuredUnit ?? service.unit;
+        details.systemd_unit = unit;
+        if (!systemdRuns()) {
+          running = false;
+          message = `cannot check unit ${unit}: systemd is not running here (set process or pidfile)`;
+        } else {
+          const state = await systemctl(["is-active", unit], signal);
+          running = state === "active";
+          message = running ? "running" : `not running (${unit}: ${state || "unknown"})`;
+        }
+      }
+      return { name: service.name, passed: running, message, details };
+    },
+  };
+}
+
+const plugin: Plugin = {
+  name: "services",
+  settings: Object.fromEntries(SERVICES.map((s) => [s.id, settings])),
+  getHealthChecks: (ctx) => SERVICES.map((service) => serviceCheck(ctx, service)),
+};
+
+export default plugin;

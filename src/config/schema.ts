@@ -1,0 +1,73 @@
+// The configuration file's shape, its defaults, and the environment variables over it.
+
+import { z } from "zod";
+
+export const DEFAULTS = {
+  hop3_root: "/home/hop3",
+  listen: "0.0.0.0:9483",
+  interval: 30,
+  timeout: 5,
+  concurrency: 32,
+  log_level: "info",
+  config_file: "/etc/hop3-health.toml",
+} as const;
+
+const seconds = z.number({ error: "expected a number of seconds" }).positive({ error: "must be more than 0 seconds" });
+
+const listenAddress = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*):\d{1,5}$/, { error: 'expected "host:port", such as "0.0.0.0:9483"' })
+  .refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65535, { error: "port must be at most 65535" });
+
+export const configSchema = z.strictObject({
+  hop3_root: z.string().min(1).default(DEFAULTS.hop3_root),
+  listen: listenAddress.default(DEFAULTS.listen),
+  interval: seconds.default(DEFAULTS.interval),
+  timeout: seconds.default(DEFAULTS.timeout),
+  concurrency: z.number().int({ error: "expected a whole number" }).min(1).default(DEFAULTS.concurrency),
+  log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default(DEFAULTS.log_level),
+  events: z.string().min(1).optional(),
+  plugins: z.array(z.string().min(1)).default([]),
+  identity: z
+    .strictObject({
+      hostname: z.string().min(1).optional(),
+      ip: z.string().min(1).optional(),
+      version: z.string().min(1).optional(),
+    })
+    .default({}),
+  checks: z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })).default({}),
+  apps: z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })).default({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** The keys every `[checks.<id>]` table takes. */
+export const commonCheckSettings = z.strictObject({
+  enabled: z.boolean().default(true),
+  timeout: seconds.optional(),
+  severity_on_failure: z.enum(["warn", "fail"], { error: 'expected "warn" or "fail"' }).optional(),
+});
+
+/** The fixed environment variables of the contract and the config key each one sets. */
+export const ENVIRONMENT: Record<string, readonly string[]> = {
+  HOP3_ROOT: ["hop3_root"],
+  HOP3_HEALTH_LISTEN: ["listen"],
+  HOP3_HEALTH_INTERVAL: ["interval"],
+  HOP3_HEALTH_TIMEOUT: ["timeout"],
+  HOP3_HEALTH_EVENTS: ["events"],
+  HOP3_HEALTH_PLUGINS: ["plugins"],
+  HOP3_POSTGRES_URL: ["checks", "postgresql", "url"],
+  HOP3_MYSQL_URL: ["checks", "mysql", "url"],
+  HOP3_REDIS_URL: ["checks", "redis", "url"],
+  HOP3_S3_ENDPOINT: ["checks", "s3", "endpoint"],
+  HOP3_S3_BUCKET: ["checks", "s3", "bucket"],
+  HOP3_S3_ACCESS_KEY: ["checks", "s3", "access_key"],
+  HOP3_S3_SECRET_KEY: ["checks", "s3", "secret_key"],
+  HOP3_S3_REGION: ["checks", "s3", "region"],
+};
+
+/** Any other key: `HOP3_HEALTH__` then its path with `__` between parts, e.g. `HOP3_HEALTH__CHECKS__DISK_USAGE__WARN_PERCENT`. */
+export const GENERIC_ENV_PREFIX = "HOP3_HEALTH__";
+
+/** Keys whose values are secrets: never printed, and masked wherever they would appear. */
+export const SECRET_KEY_PATTERN = /(password|passwd|secret|token|credential)/i;

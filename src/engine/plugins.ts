@@ -1,0 +1,124 @@
+// Finds and imports plugins: every module of the built-in checks/ folder, then each entry of
+// the config's `plugins` and HOP3_HEALTH_PLUGINS (a folder of modules, one module, or an npm
+// package). No list of plugins exists anywhere in the code.
+
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { isPlugin, type Plugin } from "../health/model.js";
+import { ConfigError } from "../config/load.js";
+import { errorMessage } from "./runner.js";
+
+export interface LoadedPlugin {
+  plugin: Plugin;
+  /** Where it came from, for messages. */
+  source: string;
+}
+
+/** A plugin that could not be loaded; it is reported as a failing check, not a crash. */
+export interface PluginFailure {
+  name: string;
+  source: string;
+  message: string;
+}
+
+export interface PluginSpec {
+  spec: string;
+  baseDir: string;
+  origin: string;
+}
+
+/** The built-in checks/ folder, next to src/ (in the source tree and in dist/ alike). */
+export const BUILTIN_CHECKS_DIR = fileURLToPath(new URL("../../checks/", import.meta.url));
+
+const MODULE_FILE = /\.(m?js|cjs|m?ts)$/;
+const DECLARATION_FILE = /\.d\.m?ts$/;
+
+export async function loadPlugins(specs: readonly PluginSpec[], builtinDir = BUILTIN_CHECKS_DIR): Promise<{
+  plugins: LoadedPlugin[];
+  failures: PluginFailure[];
+}> {
+  const plugins: LoadedPlugin[] = [];
+  const failures: PluginFailure[] = [];
+  const files: string[] = [...(await moduleFiles(builtinDir))];
+  const packages: PluginSpec[] = [];
+
+  for (const entry of specs) {
+    const resolved = path.resolve(entry.baseDir, entry.spec);
+    if (existsSync(resolved)) {
+      files.push(...(statSync(resolved).isDirectory() ? await moduleFiles(resolved) : [resolved]));
+    } else if (looksLikePath(entry.spec)) {
+      throw new ConfigError(`${entry.origin}: plugin ${JSON.stringify(entry.spec)}: no such file or directory (${resolved})`);
+    } else {
+      packages.push(entry);
+    }
+  }
+
+  const take = async (source: string, load: () => Promise<unknown>, fallbackName: string): Promise<void> => {
+    try {
+      const exported = await load();
+      if (!isPlugin(exported)) {
+        failures.push({ name: fallbackName, source, message: `${source} is not a plugin: its default export needs a name and getHealthChecks()` });
+        return;
+      }
+      plugins.push({ plugin: exported, source });
+    } catch (error) {
+      failures.push({ name: fallbackName, source, message: `could not load ${source}: ${errorMessage(error)}` });
+    }
+  };
+
+  for (const file of files) {
+    await take(file, async () => defaultExport(await import(pathToFileURL(file).href)), path.basename(file).replace(MODULE_FILE, ""));
+  }
+  for (const entry of packages) {
+    await take(`package ${entry.spec}`, async () => defaultExport(await importPackage(entry.spec, entry.baseDir)), entry.spec);
+  }
+  return { plugins, failures };
+}
+
+async function moduleFiles(dir: string): Promise<string[]> {
+  const names = await readdir(dir);
+  return names
+    .filter((name) => MODULE_FILE.test(name) && !DECLARATION_FILE.test(name))
+    .sort()
+    .map((name) => path.join(dir, name));
+}
+
+function looksLikePath(spec: string): boolean {
+  return spec.startsWith(".") || path.isAbsolute(spec) || spec.startsWith("~") || /\.(m?js|cjs|m?ts)$/.test(spec);
+}
+
+function defaultExport(module: unknown): unknown {
+  return (module as { default?: unknown }).default;
+}
+
+/** An npm package: looked up in node_modules above the config's folder, the working directory, then as a bare import. */
+async function importPackage(name: string, baseDir: string): Promise<unknown> {
+  for (const from of [baseDir, process.cwd()]) {
+    const entry = packageEntry(name, from);
+    if (entry) return import(pathToFileURL(entry).href);
+  }
+  return import(name);
+}
+
+function packageEntry(name: string, from: string): string | undefined {
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    const packageDir = path.join(dir, "node_modules", name);
+    const manifestFile = path.join(packageDir, "package.json");
+    if (existsSync(manifestFile)) {
+      const manifest = JSON.parse(readFileSync(manifestFile, "utf8")) as { exports?: unknown; main?: string };
+      return path.join(packageDir, exportedEntry(manifest.exports) ?? manifest.main ?? "index.js");
+    }
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/** The "." entry of a package.json `exports` field, under the import or default condition. */
+function exportedEntry(exports: unknown): string | undefined {
+  if (typeof exports === "string") return exports;
+  if (typeof exports !== "object" || exports === null) return undefined;
+  const map = exports as Record<string, unknown>;
+  if ("." in map) return exportedEntry(map["."]);
+  return exportedEntry(map.import ?? map.node ?? map.default);
+}

@@ -1,0 +1,229 @@
+// One cycle: every check, concurrently up to a bound, each under its own deadline and
+// AbortSignal. Whatever a check does (throws, rejects, hangs, returns nonsense), the cycle
+// gets a result for it, and no check waits on another.
+
+import { performance } from "node:perf_hooks";
+import {
+  derivedSeverity,
+  isSeverity,
+  type CheckSettings,
+  type HealthCheck,
+  type Severity,
+} from "../health/model.js";
+import type { CheckOutcome, Cycle, SkippedCheck } from "../health/outcome.js";
+import { redactDeep, type Redactor } from "../health/redact.js";
+
+export interface RunnerOptions {
+  /** How many checks run at once. */
+  concurrency: number;
+  /** Per-check deadline when a check's table sets no `timeout`. */
+  defaultTimeoutSeconds: number;
+  settingsFor(id: string): CheckSettings;
+  redact?: Redactor;
+  /** Aborting it ends the cycle early: every running check is aborted and reported as such. */
+  signal?: AbortSignal;
+}
+
+type RunOneResult = { kind: "outcome"; outcome: CheckOutcome } | { kind: "skipped"; skipped: SkippedCheck };
+
+class DeadlineError extends Error {}
+
+export async function runCycle(checks: readonly HealthCheck[], options: RunnerOptions): Promise<Cycle> {
+  const startedAt = new Date();
+  const results: RunOneResult[] = new Array<RunOneResult>(checks.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < checks.length) {
+      const index = next++;
+      results[index] = await runOne(checks[index]!, options);
+    }
+  };
+  const workers = Math.max(1, Math.min(options.concurrency, checks.length));
+  await Promise.all(Array.from({ length: workers }, worker));
+
+  const outcomes: CheckOutcome[] = [];
+  const skipped: SkippedCheck[] = [];
+  for (const result of results) {
+    if (result.kind === "outcome") outcomes.push(result.outcome);
+    else skipped.push(result.skipped);
+  }
+  return { outcomes, skipped, startedAt, finishedAt: new Date() };
+}
+
+export function formatSeconds(seconds: number): string {
+  return `${Number(seconds.toFixed(3))}s`;
+}
+
+async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOneResult> {
+  const identity = { check: check.id, name: check.name, section: check.section };
+  let settings: CheckSettings;
+  try {
+    settings = options.settingsFor(check.id);
+  } catch (error) {
+    return immediateFailure(identity, `bad settings: ${errorMessage(error)}`);
+  }
+  if (!settings.enabled) return { kind: "skipped", skipped: identity };
+
+  const timeoutSeconds = settings.timeout ?? options.defaultTimeoutSeconds;
+  const failureSeverity: Severity = settings.severity_on_failure ?? check.severityOnFailure ?? "fail";
+  const redact = options.redact ?? ((text: string) => text);
+  const started = performance.now();
+
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  let onOuterAbort: (() => void) | undefined;
+  let phase = "running";
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new DeadlineError(`timed out after ${formatSeconds(timeoutSeconds)}${phase === "running" ? "" : ` ${phase}`}`);
+      controller.abort(error);
+      reject(error);
+    }, timeoutSeconds * 1000);
+    if (options.signal) {
+      onOuterAbort = () => {
+        const error = new DeadlineError("aborted: the exporter is shutting down");
+        controller.abort(error);
+        reject(error);
+      };
+      if (options.signal.aborted) onOuterAbort();
+      else options.signal.addEventListener("abort", onOuterAbort, { once: true });
+    }
+  });
+  deadline.catch(() => undefined);
+
+  const failure = (message: string): RunOneResult => ({
+    kind: "outcome",
+    outcome: {
+      ...identity,
+      severity: failureSeverity,
+      passed: false,
+      detail: redact(message),
+      details: {},
+      measurements: [],
+      durationSeconds: (performance.now() - started) / 1000,
+      finishedAt: new Date(),
+    },
+  });
+
+  try {
+    phase = "deciding whether it is configured";
+    const configured = await withDeadline(() => check.isConfigured(), deadline);
+    if (typeof configured !== "boolean") {
+      return failure(`isConfigured() returned ${describe(configured)}, not a boolean`);
+    }
+    if (!configured) return { kind: "skipped", skipped: identity };
+
+    phase = "running";
+    const result = await withDeadline(() => check.check(controller.signal), deadline);
+    const problem = malformation(result);
+    if (problem) return failure(`check returned a malformed result: ${problem}`);
+
+    const valid = result;
+    const severity = valid.passed ? derivedSeverity(valid) : (settings.severity_on_failure ?? derivedSeverity(valid));
+    return {
+      kind: "outcome",
+      outcome: {
+        ...identity,
+        severity,
+        passed: valid.passed,
+        detail: redact(valid.message),
+        details: redactDeep(valid.details ?? {}, redact),
+        measurements: (valid.measurements ?? []).map((m) => ({
+          ...m,
+          labels: m.labels ? redactDeep(m.labels, redact) : {},
+        })),
+        durationSeconds: (performance.now() - started) / 1000,
+        finishedAt: new Date(),
+      },
+    };
+  } catch (error) {
+    if (error instanceof DeadlineError) return failure(error.message);
+    return failure(`check raised: ${errorMessage(error)}`);
+  } finally {
+    clearTimeout(timer);
+    if (onOuterAbort) options.signal?.removeEventListener("abort", onOuterAbort);
+  }
+}
+
+function immediateFailure(identity: SkippedCheck, message: string): RunOneResult {
+  return {
+    kind: "outcome",
+    outcome: { ...identity, severity: "fail", passed: false, detail: message, details: {}, measurements: [], durationSeconds: 0, finishedAt: new Date() },
+  };
+}
+
+/** Runs `work` (catching a synchronous throw) against the deadline. */
+function withDeadline<T>(work: () => T | Promise<T>, deadline: Promise<never>): Promise<T> {
+  const running = Promise.resolve().then(work);
+  // A check that rejects after its deadline has passed must not become an unhandled rejection.
+  running.catch(() => undefined);
+  return Promise.race([running, deadline]);
+}
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name;
+  if (typeof error === "string") return error;
+  return describe(error);
+}
+
+function describe(value: unknown): string {
+  switch (typeof value) {
+    case "undefined":
+      return "undefined";
+    case "function":
+      return "a function";
+    case "symbol":
+      return value.toString();
+    case "bigint":
+      return `${value}n`;
+    case "object":
+      try {
+        return JSON.stringify(value);
+      } catch {
+        return "an object that cannot be shown";
+      }
+    default:
+      return JSON.stringify(value);
+  }
+}
+
+/** Why a value is not a HealthCheckResult, or null when it is one. */
+function malformation(value: unknown): string | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return `expected an object, got ${describe(value)}`;
+  const result = value as Record<string, unknown>;
+  if (typeof result.passed !== "boolean") return `"passed" must be a boolean, got ${describe(result.passed)}`;
+  if (typeof result.message !== "string") return `"message" must be a string, got ${describe(result.message)}`;
+  if (result.name !== undefined && typeof result.name !== "string") return `"name" must be a string`;
+  if (result.severity !== undefined && !isSeverity(result.severity)) {
+    return `"severity" must be "ok", "warn" or "fail", got ${describe(result.severity)}`;
+  }
+  if (result.details !== undefined && (typeof result.details !== "object" || result.details === null || Array.isArray(result.details))) {
+    return `"details" must be an object`;
+  }
+  if (result.measurements !== undefined) {
+    if (!Array.isArray(result.measurements)) return `"measurements" must be a list`;
+    for (const m of result.measurements as unknown[]) {
+      const problem = measurementMalformation(m);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}
+
+const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+function measurementMalformation(value: unknown): string | null {
+  if (typeof value !== "object" || value === null) return "a measurement must be an object";
+  const m = value as Record<string, unknown>;
+  if (typeof m.name !== "string" || !METRIC_NAME.test(m.name)) return `measurement name ${describe(m.name)} is not a metric name`;
+  if (typeof m.value !== "number" || Number.isNaN(m.value)) return `measurement ${m.name} has no numeric value`;
+  if (m.labels !== undefined) {
+    if (typeof m.labels !== "object" || m.labels === null) return `measurement ${m.name}: labels must be an object`;
+    for (const [k, v] of Object.entries(m.labels)) {
+      if (!LABEL_NAME.test(k) || k.startsWith("__")) return `measurement ${m.name}: ${describe(k)} is not a label name`;
+      if (typeof v !== "string") return `measurement ${m.name}: label ${k} must be a string`;
+    }
+  }
+  return null;
+}

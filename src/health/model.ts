@@ -1,0 +1,118 @@
+// The health model: what a check is, what it returns, and how severities order.
+// No I/O here; everything else in hop3-health is built on these types.
+
+import type { Logger } from "pino";
+
+export const SEVERITIES = ["ok", "warn", "fail"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** The numeric value published as `hop3_health_severity`: 0 ok, 1 warn, 2 fail. */
+export function severityValue(severity: Severity): 0 | 1 | 2 {
+  return SEVERITIES.indexOf(severity) as 0 | 1 | 2;
+}
+
+export function isSeverity(value: unknown): value is Severity {
+  return typeof value === "string" && (SEVERITIES as readonly string[]).includes(value);
+}
+
+/** The worst severity of a list; an empty list is ok. */
+export function worstSeverity(severities: Iterable<Severity>): Severity {
+  let worst: Severity = "ok";
+  for (const severity of severities) {
+    if (severityValue(severity) > severityValue(worst)) worst = severity;
+  }
+  return worst;
+}
+
+/**
+ * A named figure a check wants published, such as a disk's size. The metrics layer
+ * publishes every measurement as a gauge `name{labels} value`, knowing nothing of the check.
+ */
+export interface Measurement {
+  name: string;
+  value: number;
+  labels?: Record<string, string>;
+  help?: string;
+}
+
+/** What a check's `check()` resolves to (Hop3's HealthCheckResult). */
+export interface HealthCheckResult {
+  name: string;
+  passed: boolean;
+  message: string;
+  details?: Record<string, unknown>;
+  /** When absent, derived from `passed`: passed → ok, not passed → fail. */
+  severity?: Severity;
+  measurements?: Measurement[];
+}
+
+export function derivedSeverity(result: Pick<HealthCheckResult, "passed" | "severity">): Severity {
+  return result.severity ?? (result.passed ? "ok" : "fail");
+}
+
+/** The sections of the report, in the order they are shown. Plugins may add others; they follow. */
+export const SECTIONS = [
+  "Services",
+  "Backing services",
+  "Filesystem",
+  "Configuration",
+  "Certificates",
+  "Apps",
+] as const;
+
+export interface HealthCheck {
+  /** The `check` label and the `[checks.<id>]` table name. */
+  id: string;
+  /** The display name in the report. */
+  name: string;
+  section: string;
+  /** false → skipped: not reported, not a failure. */
+  isConfigured(): boolean | Promise<boolean>;
+  /** Must honour `signal`: when it aborts, give up and release what was opened. */
+  check(signal: AbortSignal): Promise<HealthCheckResult>;
+  /**
+   * The severity of a failure the runner makes for this check (a throw, a timeout) when the
+   * config sets no `severity_on_failure`: an optional service's check says "warn". Default fail.
+   */
+  severityOnFailure?: Severity;
+}
+
+/** The validated `[checks.<id>]` table: the common keys plus the plugin's own. */
+export interface CheckSettings {
+  enabled: boolean;
+  timeout?: number;
+  severity_on_failure?: Severity;
+  [key: string]: unknown;
+}
+
+export interface PluginContext {
+  /** The `[checks.<id>]` table, validated; `{}`-like defaults when absent. */
+  configFor(id: string): CheckSettings;
+  hop3Root: string;
+  logger: Logger;
+  /** `[apps.<name>]` tables of the config. */
+  appsConfig: Record<string, Record<string, unknown>>;
+}
+
+/**
+ * Something with zod's `safeParse` shape: how a plugin describes the keys of its tables.
+ * `settings` maps a check id, or a prefix ending in `*` ("app:*"), to the schema of the keys
+ * that check takes beyond `enabled`, `timeout` and `severity_on_failure`.
+ */
+export interface SettingsSchema {
+  safeParse(value: unknown):
+    | { success: true; data: unknown }
+    | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
+}
+
+export interface Plugin {
+  name: string;
+  getHealthChecks(ctx: PluginContext): HealthCheck[] | Promise<HealthCheck[]>;
+  settings?: Record<string, SettingsSchema>;
+}
+
+export function isPlugin(value: unknown): value is Plugin {
+  if (typeof value !== "object" || value === null) return false;
+  const candidate = value as Partial<Plugin>;
+  return typeof candidate.name === "string" && typeof candidate.getHealthChecks === "function";
+}

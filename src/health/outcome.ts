@@ -1,0 +1,37 @@
+// What one run of a check amounts to, and what one cycle of all checks amounts to.
+
+import type { Measurement, Severity } from "./model.js";
+
+export interface CheckOutcome {
+  check: string;
+  name: string;
+  section: string;
+  severity: Severity;
+  passed: boolean;
+  detail: string;
+  details: Record<string, unknown>;
+  measurements: Measurement[];
+  durationSeconds: number;
+  finishedAt: Date;
+}
+
+export interface SkippedCheck {
+  check: string;
+  name: string;
+  section: string;
+}
+
+export interface Cycle {
+  outcomes: CheckOutcome[];
+  skipped: SkippedCheck[];
+  startedAt: Date;
+  finishedAt: Date;
+}
+
+export interface Identity {
+  hostname: string;
+  ip: string;
+  version: string;
+  uptime: string;
+  uptime_seconds: number | null;
+}

@@ -1,0 +1,44 @@
+// The JSON report of `status --json` and `GET /status`, with the keys of Hop3's own
+// `system status --json`.
+
+import type { Report } from "./report.js";
+
+export interface JsonReport {
+  identity: Report["identity"];
+  overall: Report["overall"];
+  summary: Report["counts"];
+  sections: Array<{
+    title: string;
+    items: Array<{
+      check: string;
+      name: string;
+      severity: string;
+      passed: boolean;
+      detail: string;
+      details: Record<string, unknown>;
+      duration_seconds: number;
+    }>;
+  }>;
+  generated_at: string;
+}
+
+export function toJson(report: Report): JsonReport {
+  return {
+    identity: report.identity,
+    overall: report.overall,
+    summary: report.counts,
+    sections: report.sections.map((section) => ({
+      title: section.title,
+      items: section.items.map((item) => ({
+        check: item.check,
+        name: item.name,
+        severity: item.severity,
+        passed: item.passed,
+        detail: item.detail,
+        details: item.details,
+        duration_seconds: Number(item.durationSeconds.toFixed(6)),
+      })),
+    })),
+    generated_at: report.generatedAt.toISOString(),
+  };
+}

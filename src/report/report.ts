@@ -1,0 +1,66 @@
+// One cycle arranged as the report: identity, sections in their fixed order, overall severity.
+// Every rendering (text, quiet, JSON, HTML) starts from this. Within a section, checks keep the
+// order their plugins gave them in.
+
+import { SECTIONS, worstSeverity, type Severity } from "../health/model.js";
+import type { CheckOutcome, Cycle, Identity } from "../health/outcome.js";
+
+export interface ReportSection {
+  title: string;
+  items: CheckOutcome[];
+}
+
+export interface Report {
+  identity: Identity;
+  overall: Severity;
+  sections: ReportSection[];
+  counts: Record<Severity, number>;
+  generatedAt: Date;
+}
+
+export function buildReport(identity: Identity, cycle: Cycle): Report {
+  const bySection = new Map<string, CheckOutcome[]>();
+  for (const outcome of cycle.outcomes) {
+    bySection.set(outcome.section, [...(bySection.get(outcome.section) ?? []), outcome]);
+  }
+  const known = SECTIONS as readonly string[];
+  const titles = [...known.filter((t) => bySection.has(t)), ...[...bySection.keys()].filter((t) => !known.includes(t))];
+  const sections = titles.map((title) => ({
+    title,
+    items: bySection.get(title)!,
+  }));
+  const counts: Record<Severity, number> = { ok: 0, warn: 0, fail: 0 };
+  for (const outcome of cycle.outcomes) counts[outcome.severity]++;
+  return {
+    identity,
+    overall: worstSeverity(cycle.outcomes.map((o) => o.severity)),
+    sections,
+    counts,
+    generatedAt: cycle.finishedAt,
+  };
+}
+
+/** The Nagios plugin convention: 0 ok, 1 warn, 2 fail (3, unknown, is for errors). */
+export function exitCodeFor(severity: Severity): 0 | 1 | 2 {
+  return severity === "ok" ? 0 : severity === "warn" ? 1 : 2;
+}
+
+export const SYMBOLS: Record<Severity, string> = { ok: "✓", warn: "⚠", fail: "✗" };
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+/** "✓ all OK", "⚠ 2 warnings", "✗ 1 failure, 2 warnings". */
+export function summaryText(report: Report): string {
+  if (report.overall === "ok") return `${SYMBOLS.ok} all OK`;
+  const parts: string[] = [];
+  if (report.counts.fail > 0) parts.push(plural(report.counts.fail, "failure"));
+  if (report.counts.warn > 0) parts.push(plural(report.counts.warn, "warning"));
+  return `${SYMBOLS[report.overall]} ${parts.join(", ")}`;
+}
+
+export function identityLine(identity: Identity): string {
+  const version = identity.version === "unknown" ? "version unknown" : `v${identity.version}`;
+  return `Hop3 server: ${identity.hostname} (${identity.ip}) — ${version} — up ${identity.uptime}`;
+}

@@ -1,0 +1,43 @@
+// The terminal report, and its one-line `--quiet` form.
+
+import type { Severity } from "../health/model.js";
+import { identityLine, summaryText, SYMBOLS, type Report } from "./report.js";
+
+const COLOURS: Record<Severity, string> = { ok: "\x1b[32m", warn: "\x1b[33m", fail: "\x1b[31m" };
+const BOLD = "\x1b[1m";
+const RESET = "\x1b[0m";
+
+export function renderText(report: Report, options: { colour: boolean }): string {
+  const paint = (severity: Severity, text: string): string => (options.colour ? `${COLOURS[severity]}${text}${RESET}` : text);
+  const bold = (text: string): string => (options.colour ? `${BOLD}${text}${RESET}` : text);
+  const width = Math.max(15, ...report.sections.flatMap((s) => s.items.map((i) => i.name.length)));
+
+  const lines = [identityLine(report.identity)];
+  for (const section of report.sections) {
+    lines.push("", bold(section.title));
+    for (const item of section.items) {
+      lines.push(`  ${item.name.padEnd(width)} ${paint(item.severity, `${SYMBOLS[item.severity]} ${oneLine(item.detail)}`)}`);
+    }
+  }
+  if (report.sections.length === 0) lines.push("", "No checks are configured on this server.");
+  lines.push("", `Status: ${paint(report.overall, summaryText(report))}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** `OK`, or `DEGRADED: <name> <detail>; ...`, or `FAILED: ...`, failures first. */
+export function renderQuiet(report: Report): string {
+  if (report.overall === "ok") return "OK\n";
+  const items = report.sections.flatMap((s) => s.items);
+  const notOk = [...items.filter((i) => i.severity === "fail"), ...items.filter((i) => i.severity === "warn")];
+  const label = report.overall === "fail" ? "FAILED" : "DEGRADED";
+  return `${label}: ${notOk.map((i) => `${i.name} ${oneLine(i.detail)}`.trim()).join("; ")}\n`;
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, " ").trim();
+}
+
+/** Colours only on a terminal, never with NO_COLOR (https://no-color.org) or --no-color. */
+export function wantsColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv, noColorFlag: boolean): boolean {
+  return Boolean(stream.isTTY) && !noColorFlag && !(env.NO_COLOR !== undefined && env.NO_COLOR !== "");
+}
