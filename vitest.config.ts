@@ -8,5 +8,6 @@ export default defineConfig({
     // End-to-end tests start processes and servers; two workers on two cores.
     maxWorkers: 2,
     reporters: ["default"],
+    globalSetup: ["test/global-setup.ts"],
   },
 });

@@ -69,9 +69,8 @@ export function assessCertificate(cert: X509Certificate, warnDays: number, failD
     parts.push({ severity, text: `expires in ${left === 1 ? "1 day" : `${left} days`} (${date(notAfter)})` });
   }
   const severity = worstSeverity(parts.map((p) => p.severity));
-  // The worst finding first: "expired ..." outranks "self-signed".
-  const ordered = [...parts].sort((a, b) => (a.severity === b.severity ? 0 : a.severity === severity ? -1 : 1));
-  return { severity, message: ordered.map((p) => p.text).join("; ") };
+  // Only what makes it as bad as it is: an expired certificate is news, its being self-signed is not.
+  return { severity, message: parts.filter((p) => p.severity === severity).map((p) => p.text).join("; ") };
 }
 
 interface Found {
@@ -206,7 +205,7 @@ const plugin: Plugin = {
 
     // The `ssl` check itself: were the certificate files all readable? Shown when there is anything to say.
     if (explicit || scanned.length > 0 || config.endpoints.length > 0) {
-      checks.push({
+      checks.unshift({
         id: "ssl",
         name: "SSL",
         section: "Certificates",

@@ -10,11 +10,10 @@ const RESET = "\x1b[0m";
 export function renderText(report: Report, options: { colour: boolean }): string {
   const paint = (severity: Severity, text: string): string => (options.colour ? `${COLOURS[severity]}${text}${RESET}` : text);
   const bold = (text: string): string => (options.colour ? `${BOLD}${text}${RESET}` : text);
-  const width = Math.max(15, ...report.sections.flatMap((s) => s.items.map((i) => i.name.length)));
-
   const lines = [identityLine(report.identity)];
   for (const section of report.sections) {
     lines.push("", bold(section.title));
+    const width = Math.max(15, ...section.items.map((i) => i.name.length));
     for (const item of section.items) {
       lines.push(`  ${item.name.padEnd(width)} ${paint(item.severity, `${SYMBOLS[item.severity]} ${oneLine(item.detail)}`)}`);
     }

@@ -1,0 +1,61 @@
+// Runs the built `hop3-health` binary as a user would, with a clean environment.
+
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const REPO = fileURLToPath(new URL("../../", import.meta.url));
+export const CLI = path.join(REPO, "dist/src/cli.js");
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}, options: { uid?: number } = {}): Promise<CliResult> {
+  const cleanEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...env };
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { env: cleanEnv, timeout: 60_000, ...(options.uid !== undefined ? { uid: options.uid, gid: options.uid } : {}) },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+export function tempDir(prefix = "hop3-health-test-"): string {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface Hop3Root {
+  root: string;
+  configFile: string;
+  writeConfig(toml: string): Promise<void>;
+}
+
+/**
+ * A HOP3_ROOT that is healthy: apps/ there, hop3-server.toml with a secret key, and a config
+ * with a fixed identity and disk thresholds above whatever this machine's disk is at.
+ */
+export async function makeHop3Root(extraConfig = ""): Promise<Hop3Root> {
+  const root = tempDir();
+  await mkdir(path.join(root, "apps"));
+  await writeFile(path.join(root, "hop3-server.toml"), 'HOP3_SECRET_KEY = "s3cr3t-value-for-tests"\n');
+  const configFile = path.join(root, "hop3-health.toml");
+  const writeConfig = (toml: string): Promise<void> =>
+    writeFile(
+      configFile,
+      // The extra config first, so its top-level keys stay outside the default tables after it.
+      `hop3_root = ${JSON.stringify(root)}\n${toml}\n${toml.includes("[identity]") ? "" : '[identity]\nhostname = "test-host"\nip = "203.0.113.7"\nversion = "0.5.0"\n'}${toml.includes("[checks.disk-usage]") ? "" : "[checks.disk-usage]\nwarn_percent = 99.98\nfail_percent = 99.99\n"}`,
+    );
+  await writeConfig(extraConfig);
+  return { root, configFile, writeConfig };
+}

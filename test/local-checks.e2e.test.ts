@@ -1,0 +1,97 @@
+// The local checks' thresholds and edge cases, through the built binary.
+
+import { statfs, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { renderText, wantsColour } from "../src/report/text.js";
+import { buildReport } from "../src/report/report.js";
+import { makeHop3Root, runCli } from "./helpers/cli.js";
+
+interface Item {
+  check: string;
+  severity: string;
+  detail: string;
+  details: Record<string, unknown>;
+}
+async function statusItems(configFile: string): Promise<{ code: number; items: Record<string, Item> }> {
+  const result = await runCli(["--config", configFile, "status", "--json"]);
+  const report = JSON.parse(result.stdout) as { sections: Array<{ items: Item[] }> };
+  return { code: result.code, items: Object.fromEntries(report.sections.flatMap((s) => s.items.map((i) => [i.check, i]))) };
+}
+
+describe("disk-usage", () => {
+  it("warns above warn_percent and fails above fail_percent, whatever this disk is at", async () => {
+    const { configFile, root, writeConfig } = await makeHop3Root();
+    const fs = await statfs(root);
+    const usedPercent = ((fs.blocks - fs.bfree) / fs.blocks) * 100;
+    // Thresholds placed around this disk's own usage, so the test holds on any machine.
+    const below = Math.max(0, usedPercent - 0.5);
+
+    await writeConfig(`[checks.disk-usage]\nwarn_percent = ${below}\nfail_percent = ${Math.min(100, usedPercent + 5)}\n`);
+    const warn = await statusItems(configFile);
+    expect(warn.code).toBe(1);
+    expect(warn.items["disk-usage"]).toMatchObject({ severity: "warn", detail: expect.stringMatching(new RegExp(`^\\d+% used on ${root} \\(.+ free of .+\\)$`)) });
+
+    await writeConfig(`[checks.disk-usage]\nwarn_percent = ${below / 2}\nfail_percent = ${below}\n`);
+    const fail = await statusItems(configFile);
+    expect(fail.code).toBe(2);
+    expect(fail.items["disk-usage"]?.severity).toBe("fail");
+    const paths = fail.items["disk-usage"]!.details.paths as Array<Record<string, number | string>>;
+    expect(paths[0]).toMatchObject({ path: root, size_bytes: fs.blocks * fs.bsize, severity: "fail" });
+  });
+
+  it("watches every configured path, a missing one on the disk it would be on", async () => {
+    const { configFile, root, writeConfig } = await makeHop3Root();
+    const future = path.join(root, "not/yet/there");
+    await writeConfig(`[checks.disk-usage]\npaths = ["${root}", "${future}"]\nwarn_percent = 99.98\nfail_percent = 99.99\n`);
+    const { items } = await statusItems(configFile);
+    const paths = items["disk-usage"]!.details.paths as Array<Record<string, unknown>>;
+    expect(paths.map((p) => p.path)).toEqual([root, future]);
+    expect(paths[1]).toMatchObject({ measured_at: root });
+  });
+});
+
+describe("server-config", () => {
+  it("fails without a secret key, on broken TOML, and never shows the key", async () => {
+    const { configFile, root } = await makeHop3Root();
+    const file = path.join(root, "hop3-server.toml");
+
+    await writeFile(file, 'HOP3_LOG_LEVEL = "INFO"\nHOP3_SECRET_KEY = ""\n');
+    expect((await statusItems(configFile)).items["server-config"]).toMatchObject({
+      severity: "fail",
+      detail: `HOP3_SECRET_KEY is not set (required for authentication) in ${file}`,
+    });
+
+    await writeFile(file, "HOP3_SECRET_KEY = \n");
+    expect((await statusItems(configFile)).items["server-config"]).toMatchObject({ severity: "fail", detail: `not valid TOML (${file}:1:19)` });
+
+    await writeFile(file, '[security]\nsecret_key = "k-9f8e7d"\n');
+    const ok = await runCli(["--config", configFile, "status", "--json"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).not.toContain("k-9f8e7d");
+  });
+});
+
+describe("colours", () => {
+  const report = buildReport(
+    { hostname: "h", ip: "192.0.2.1", version: "1", uptime: "1h 0m", uptime_seconds: 3600 },
+    {
+      startedAt: new Date(),
+      finishedAt: new Date(),
+      skipped: [],
+      outcomes: [
+        { check: "a", name: "A", section: "Services", severity: "fail", passed: false, detail: "down", details: {}, measurements: [], durationSeconds: 0, finishedAt: new Date() },
+      ],
+    },
+  );
+
+  it("colours only on a terminal, and never with NO_COLOR or --no-color", () => {
+    expect(wantsColour({ isTTY: true }, {}, false)).toBe(true);
+    expect(wantsColour({ isTTY: false }, {}, false)).toBe(false);
+    expect(wantsColour({ isTTY: true }, { NO_COLOR: "1" }, false)).toBe(false);
+    expect(wantsColour({ isTTY: true }, { NO_COLOR: "" }, false)).toBe(true);
+    expect(wantsColour({ isTTY: true }, {}, true)).toBe(false);
+    expect(renderText(report, { colour: true })).toContain("\x1b[31m✗ down\x1b[0m");
+    expect(renderText(report, { colour: false })).toContain("  A               ✗ down\n");
+  });
+});

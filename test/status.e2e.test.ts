@@ -1,0 +1,257 @@
+// `hop3-health status` as a user runs it: the built binary against a temporary HOP3_ROOT.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { makeAuthority, makeCertificate } from "./helpers/certs.js";
+import { makeHop3Root, runCli, tempDir } from "./helpers/cli.js";
+
+interface JsonItem {
+  check: string;
+  name: string;
+  severity: string;
+  passed: boolean;
+  detail: string;
+  details: Record<string, unknown>;
+  duration_seconds: number;
+}
+interface JsonReport {
+  identity: Record<string, unknown>;
+  overall: string;
+  sections: Array<{ title: string; items: JsonItem[] }>;
+  generated_at: string;
+}
+
+function items(report: JsonReport): Record<string, JsonItem & { section: string }> {
+  return Object.fromEntries(report.sections.flatMap((s) => s.items.map((i) => [i.check, { ...i, section: s.title }])));
+}
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+describe("hop3-health status", () => {
+  it("all ok: the report, a ✓ per check, the summary line and exit 0", async () => {
+    const { configFile, root } = await makeHop3Root();
+    const result = await runCli(["--config", configFile, "status"]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split("\n");
+    expect(lines[0]).toMatch(/^Hop3 server: test-host \(203\.0\.113\.7\) — v0\.5\.0 — up (\d+d \d+h|\d+h \d+m)$/);
+    expect(result.stdout).toContain(`\nFilesystem\n  HOP3_ROOT       ✓ writable (${root})\n  Apps directory  ✓ writable (${root}/apps)\n  Disk usage      ✓ `);
+    expect(result.stdout).toContain(`\nConfiguration\n  Server config   ✓ present, secret key set (${root}/hop3-server.toml)\n`);
+    expect(result.stdout.trimEnd().split("\n").at(-1)).toBe("Status: ✓ all OK");
+    // Not on a terminal: no colour codes.
+    expect(result.stdout).not.toContain("\x1b[");
+    // The secret key's value is never shown.
+    expect(result.stdout).not.toContain("s3cr3t-value-for-tests");
+
+    const quiet = await runCli(["--config", configFile, "status", "--quiet"]);
+    expect(quiet).toMatchObject({ code: 0, stdout: "OK\n" });
+  });
+
+  it("a warning: exit 1 and a DEGRADED: quiet line", async () => {
+    const { configFile, root } = await makeHop3Root();
+    const certDir = path.join(root, "nginx/ssl");
+    await mkdir(certDir, { recursive: true });
+    await writeFile(path.join(certDir, "hop3.crt"), (await makeCertificate({ domain: "self.example.test", notAfterDays: 365 })).pem);
+
+    const text = await runCli(["--config", configFile, "status"]);
+    expect(text.code).toBe(1);
+    // Names are aligned within a section.
+    expect(text.stdout).toContain(`\nCertificates\n  ${"SSL".padEnd(21)} ✓ 1 certificate found\n  SSL self.example.test ⚠ self-signed (Let's Encrypt not configured)\n`);
+    expect(text.stdout).toContain("Status: ⚠ 1 warning\n");
+
+    const quiet = await runCli(["--config", configFile, "status", "--quiet"]);
+    expect(quiet.code).toBe(1);
+    expect(quiet.stdout).toBe("DEGRADED: SSL self.example.test self-signed (Let's Encrypt not configured)\n");
+  });
+
+  it("a failure: exit 2, FAILED: with failures first, and the summary counts both", async () => {
+    const { configFile, root } = await makeHop3Root();
+    await rm(path.join(root, "hop3-server.toml"));
+    const certDir = path.join(root, "nginx/ssl");
+    await mkdir(certDir, { recursive: true });
+    await writeFile(path.join(certDir, "a.crt"), (await makeCertificate({ domain: "self.example.test", notAfterDays: 365 })).pem);
+
+    const text = await runCli(["--config", configFile, "status"]);
+    expect(text.code).toBe(2);
+    expect(text.stdout).toContain(`Server config   ✗ missing (${root}/hop3-server.toml)`);
+    expect(text.stdout).toContain("Status: ✗ 1 failure, 1 warning\n");
+    const quiet = await runCli(["--config", configFile, "status", "--quiet"]);
+    expect(quiet.code).toBe(2);
+    expect(quiet.stdout).toBe(`FAILED: Server config missing (${root}/hop3-server.toml); SSL self.example.test self-signed (Let's Encrypt not configured)\n`);
+  });
+
+  it("--json: one object with identity, overall, sections, items and generated_at", async () => {
+    const { configFile, root } = await makeHop3Root();
+    const result = await runCli(["--config", configFile, "status", "--json"]);
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as JsonReport;
+    expect(report.identity).toMatchObject({ hostname: "test-host", ip: "203.0.113.7", version: "0.5.0" });
+    expect(typeof report.identity.uptime).toBe("string");
+    expect(report.overall).toBe("ok");
+    expect(new Date(report.generated_at).toISOString()).toBe(report.generated_at);
+    expect(report.sections.map((s) => s.title)).toEqual(["Filesystem", "Configuration"]);
+    const root_ = items(report)["hop3-root"]!;
+    expect(root_).toMatchObject({ check: "hop3-root", name: "HOP3_ROOT", severity: "ok", passed: true, detail: `writable (${root})`, details: { path: root } });
+    expect(root_.duration_seconds).toBeGreaterThanOrEqual(0);
+    const disk = items(report)["disk-usage"]!;
+    expect((disk.details.paths as Array<{ path: string }>)[0]!.path).toBe(root);
+  });
+
+  it("exit 3 on bad usage and bad config, naming the key", async () => {
+    const { configFile, writeConfig } = await makeHop3Root();
+    await writeConfig("[checks.disk-usage]\nwarn_percent = \"lots\"\n");
+    const bad = await runCli(["--config", configFile, "status"]);
+    expect(bad.code).toBe(3);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toContain(`config file ${configFile}: checks.disk-usage.warn_percent: expected a percentage, got "lots"`);
+
+    const check = await runCli(["check-config", configFile]);
+    expect(check.code).toBe(3);
+    expect(check.stderr).toContain("checks.disk-usage.warn_percent");
+
+    expect((await runCli(["status", "--bogus"])).code).toBe(3);
+    expect((await runCli(["frobnicate"])).code).toBe(3);
+    expect((await runCli([])).code).toBe(3);
+    expect((await runCli(["--config", "/nonexistent.toml", "status"])).stderr).toContain("/nonexistent.toml (from --config): not found");
+  });
+
+  it("check-config: 0 for a valid file, 1 for a table that matches no check", async () => {
+    const { configFile, writeConfig } = await makeHop3Root();
+    const ok = await runCli(["check-config", configFile]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain(`${configFile}: valid`);
+    await writeConfig("[checks.disk_usage]\nenabled = false\n");
+    const typo = await runCli(["check-config", configFile]);
+    expect(typo.code).toBe(1);
+    expect(typo.stdout).toContain("⚠ [checks.disk_usage] matches no check of this server");
+  });
+
+  it("a filesystem problem is a failure that says which", async () => {
+    const { configFile, root } = await makeHop3Root();
+    await rm(path.join(root, "apps"), { recursive: true });
+    const missing = await runCli(["--config", configFile, "status", "--json"]);
+    expect(missing.code).toBe(2);
+    expect(items(JSON.parse(missing.stdout) as JsonReport)["apps-dir"]).toMatchObject({ severity: "fail", detail: `missing (${root}/apps)` });
+
+    // The same tree seen by an unprivileged user: it cannot create a file there.
+    await mkdir(path.join(root, "apps"));
+    await chmod(root, 0o755);
+    await chmod(path.join(root, "apps"), 0o755);
+    await chmod(configFile, 0o644);
+    const asNobody = await runCli(["--config", configFile, "status", "--json"], {}, { uid: 65534 });
+    expect(asNobody.code).toBe(2);
+    const report = items(JSON.parse(asNobody.stdout) as JsonReport);
+    expect(report["hop3-root"]).toMatchObject({ severity: "fail", detail: `not writable: permission denied (${root})` });
+    expect(report["apps-dir"]).toMatchObject({ severity: "fail", detail: `not writable: permission denied (${root}/apps)` });
+  });
+
+  it("certificates: self-signed, CA-issued, expiring, nearly expired, expired and garbage", async () => {
+    const { configFile, root } = await makeHop3Root();
+    const dir = path.join(root, "certs");
+    await mkdir(dir);
+    const ca = await makeAuthority();
+    const write = async (file: string, options: Parameters<typeof makeCertificate>[0]): Promise<void> =>
+      writeFile(path.join(dir, file), (await makeCertificate(options)).pem);
+    await write("good.crt", { domain: "good.example.test", notAfterDays: 90, issuer: ca });
+    await write("self.crt", { domain: "self.example.test", notAfterDays: 90 });
+    await write("soon.crt", { domain: "soon.example.test", notAfterDays: 10.5, issuer: ca });
+    await write("nearly.crt", { domain: "nearly.example.test", notAfterDays: 2.5, issuer: ca });
+    await write("gone.crt", { domain: "gone.example.test", notBeforeDays: -90, notAfterDays: -2.5, issuer: ca });
+    await writeFile(path.join(dir, "garbage.crt"), "this is not a certificate\n");
+    const { writeConfig } = await makeHop3Root();
+    void writeConfig;
+    await writeFile(configFile, `hop3_root = "${root}"\n[identity]\nhostname = "h"\n[checks.disk-usage]\nenabled = false\n[checks.ssl]\npaths = ["${dir}/*.crt"]\n`);
+
+    const result = await runCli(["--config", configFile, "status", "--json"]);
+    expect(result.code).toBe(2);
+    const byId = items(JSON.parse(result.stdout) as JsonReport);
+    expect(byId["ssl:good.example.test"]).toMatchObject({ section: "Certificates", severity: "ok", detail: expect.stringMatching(/^expires in (89|90) days \(\d{4}-\d\d-\d\d\)$/) });
+    expect(byId["ssl:good.example.test"]!.details).toMatchObject({ self_signed: false, source: `${dir}/good.crt` });
+    expect(byId["ssl:self.example.test"]).toMatchObject({ severity: "warn", detail: "self-signed (Let's Encrypt not configured)" });
+    expect(byId["ssl:soon.example.test"]).toMatchObject({ severity: "warn", detail: expect.stringMatching(/^expires in 10 days/) });
+    expect(byId["ssl:nearly.example.test"]).toMatchObject({ severity: "fail", detail: expect.stringMatching(/^expires in 2 days/) });
+    expect(byId["ssl:gone.example.test"]).toMatchObject({ severity: "fail", detail: expect.stringMatching(/^expired 2 days ago/) });
+    expect(byId.ssl).toMatchObject({ severity: "fail", detail: `not a certificate: ${dir}/garbage.crt` });
+
+    // Thresholds are configurable.
+    await writeFile(configFile, `hop3_root = "${root}"\n[checks.disk-usage]\nenabled = false\n[checks.ssl]\npaths = ["${dir}/soon.crt", "${dir}/good.crt"]\nwarn_days = 5\nfail_days = 1\n`);
+    const relaxed = await runCli(["--config", configFile, "status", "--json"]);
+    expect(items(JSON.parse(relaxed.stdout) as JsonReport)["ssl:soon.example.test"]?.severity).toBe("ok");
+    expect(relaxed.code).toBe(0);
+  });
+
+  it("a service check sees a real running process, by name and by pidfile", async () => {
+    const { configFile, writeConfig } = await makeHop3Root();
+    const dir = tempDir();
+    const binary = path.join(dir, "hop3-fakenginx");
+    await copyFile("/bin/sleep", binary);
+    await chmod(binary, 0o755);
+    const child = spawn(binary, ["300"], { stdio: "ignore" });
+    children.push(child);
+    const pidfile = path.join(dir, "nginx.pid");
+    await writeFile(pidfile, `${child.pid}\n`);
+    await writeConfig(`[checks.nginx]\nprocess = "hop3-fakenginx"\n[checks.uwsgi-emperor]\npidfile = "${pidfile}"\n[checks.hop3-server]\nprocess = "hop3-not-running-anywhere"\n`);
+
+    const result = await runCli(["--config", configFile, "status"]);
+    expect(result.stdout).toContain(`\nServices\n  Hop3 Server     ✗ not running (no process named hop3-not-running-anywhere)\n  Nginx           ✓ running (pid ${child.pid})\n  uWSGI Emperor   ✓ running (pid ${child.pid})\n`);
+    expect(result.code).toBe(2);
+
+    child.kill("SIGKILL");
+    await new Promise((resolve) => child.once("exit", resolve));
+    const after = await runCli(["--config", configFile, "status", "--json"]);
+    const byId = items(JSON.parse(after.stdout) as JsonReport);
+    expect(byId.nginx).toMatchObject({ severity: "fail", detail: "not running (no process named hop3-fakenginx)" });
+    expect(byId["uwsgi-emperor"]).toMatchObject({ severity: "fail", detail: `not running (pid ${child.pid} from ${pidfile} is gone)` });
+  });
+
+  it("picks up an extra plugin directory with no code edit, and survives a broken plugin", async () => {
+    const { configFile, writeConfig } = await makeHop3Root();
+    const pluginDir = tempDir();
+    await writeFile(
+      path.join(pluginDir, "queue.mjs"),
+      `export default {
+        name: "queue",
+        getHealthChecks: (ctx) => [{
+          id: "queue", name: "Job queue", section: "Backing services",
+          isConfigured: () => ctx.configFor("queue").enabled,
+          check: async () => ({ name: "Job queue", passed: false, severity: "warn", message: "3 jobs waiting for 10m" }),
+        }],
+      };\n`,
+    );
+    await writeFile(path.join(pluginDir, "broken.mjs"), "export default { name: 'broken', getHealthChecks() { throw new Error('no config'); } };\n");
+    await writeFile(path.join(pluginDir, "notaplugin.mjs"), "export const x = 1;\n");
+    await writeConfig(`plugins = ["${pluginDir}"]\n`);
+
+    const result = await runCli(["--config", configFile, "status", "--json"]);
+    expect(result.code).toBe(2);
+    const report = JSON.parse(result.stdout) as JsonReport;
+    expect(report.sections.map((s) => s.title)).toEqual(["Backing services", "Filesystem", "Configuration"]);
+    const byId = items(report);
+    expect(byId.queue).toMatchObject({ section: "Backing services", name: "Job queue", severity: "warn", detail: "3 jobs waiting for 10m" });
+    expect(byId["plugin:broken"]).toMatchObject({ section: "Configuration", severity: "fail", detail: "getHealthChecks() raised: no config" });
+    expect(byId["plugin:notaplugin"]?.detail).toMatch(/notaplugin\.mjs is not a plugin/);
+
+    // The same plugin, from HOP3_HEALTH_PLUGINS as one file.
+    await writeConfig("");
+    const viaEnv = await runCli(["--config", configFile, "status", "--quiet"], { HOP3_HEALTH_PLUGINS: path.join(pluginDir, "queue.mjs") });
+    expect(viaEnv).toMatchObject({ code: 1, stdout: "DEGRADED: Job queue 3 jobs waiting for 10m\n" });
+
+    // A plugin path that does not exist is a configuration error.
+    const missing = await runCli(["--config", configFile, "status"], { HOP3_HEALTH_PLUGINS: "/nonexistent/plugins" });
+    expect(missing.code).toBe(3);
+    expect(missing.stderr).toContain('environment variable HOP3_HEALTH_PLUGINS: plugin "/nonexistent/plugins": no such file or directory');
+  });
+
+  it("shows the Hop3 version of an installed Hop3 server", async () => {
+    const { configFile, root, writeConfig } = await makeHop3Root();
+    await mkdir(path.join(root, "venv/lib/python3.11/site-packages/hop3_server-0.5.0.dev3.dist-info"), { recursive: true });
+    await writeConfig('[identity]\nhostname = "h"\nip = "192.0.2.1"\n');
+    const result = await runCli(["--config", configFile, "status"]);
+    expect(result.stdout.split("\n")[0]).toMatch(/^Hop3 server: h \(192\.0\.2\.1\) — v0\.5\.0\.dev3 — up /);
+  });
+});
