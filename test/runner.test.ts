@@ -60,7 +60,9 @@ describe("runner", () => {
   it("times out a check that never settles, aborts its signal, and does not hold the others back", async () => {
     let abortedWith: unknown;
     const hanging = check("hangs", (signal) => {
-      signal.addEventListener("abort", () => (abortedWith = signal.reason));
+      signal.addEventListener("abort", () => {
+        abortedWith = signal.reason as unknown;
+      });
       return new Promise<never>(() => undefined);
     });
     const cycle = await runCycle([hanging, passing("quick", 10), passing("quick2", 20)], options({ hangs: { timeout: 0.25 } }));

@@ -163,8 +163,6 @@ describe("hop3-health status", () => {
     await write("nearly.crt", { domain: "nearly.example.test", notAfterDays: 2.5, issuer: ca });
     await write("gone.crt", { domain: "gone.example.test", notBeforeDays: -90, notAfterDays: -2.5, issuer: ca });
     await writeFile(path.join(dir, "garbage.crt"), "this is not a certificate\n");
-    const { writeConfig } = await makeHop3Root();
-    void writeConfig;
     await writeFile(configFile, `hop3_root = "${root}"\n[identity]\nhostname = "h"\n[checks.disk-usage]\nenabled = false\n[checks.ssl]\npaths = ["${dir}/*.crt"]\n`);
 
     const result = await runCli(["--config", configFile, "status", "--json"]);

@@ -38,7 +38,7 @@ export function tempDir(prefix = "hop3-health-test-"): string {
 export interface Hop3Root {
   root: string;
   configFile: string;
-  writeConfig(toml: string): Promise<void>;
+  writeConfig: (toml: string) => Promise<void>;
 }
 
 /**
