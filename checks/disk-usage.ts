@@ -60,7 +60,7 @@ const plugin: Plugin = {
       section: "Filesystem",
       isConfigured: () => true,
       async check(): Promise<HealthCheckResult> {
-        const config = ctx.configFor("disk-usage") as z.infer<typeof settings> & { enabled: boolean };
+        const config = ctx.configFor<z.infer<typeof settings>>("disk-usage");
         const watched = config.paths ?? [ctx.hop3Root];
         const usages = await Promise.all(watched.map(usageOf));
         const severityOf = (u: Usage): Severity =>

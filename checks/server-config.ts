@@ -29,7 +29,7 @@ const plugin: Plugin = {
       section: "Configuration",
       isConfigured: () => true,
       async check(): Promise<HealthCheckResult> {
-        const configured = ctx.configFor("server-config").path as string | undefined;
+        const configured = ctx.configFor<{ path?: string }>("server-config").path;
         const file = configured ?? path.join(ctx.hop3Root, "hop3-server.toml");
         const fail = (message: string): HealthCheckResult => ({ name: "Server config", passed: false, message, details: { path: file } });
         let text: string;

@@ -96,7 +96,7 @@ async function byProcess(name: string): Promise<[boolean, string]> {
 }
 
 function serviceCheck(ctx: PluginContext, service: (typeof SERVICES)[number]): HealthCheck {
-  const config = (): ServiceSettings => ctx.configFor(service.id) as ServiceSettings;
+  const config = (): ServiceSettings => ctx.configFor<ServiceSettings>(service.id);
   return {
     id: service.id,
     name: service.name,

@@ -8,9 +8,10 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import tls from "node:tls";
 import { z } from "zod";
-import type { HealthCheck, HealthCheckResult, Plugin, PluginContext, Severity } from "../src/health/model.js";
+import type { CheckSettings, HealthCheck, HealthCheckResult, Plugin, PluginContext, Severity } from "../src/health/model.js";
 import { worstSeverity } from "../src/health/model.js";
 import { glob, hasWildcard } from "../src/lib/glob.js";
+import { budgetMs } from "../src/lib/net.js";
 
 const days = z.number({ error: "expected a number of days" }).min(0);
 const settings = z
@@ -23,7 +24,7 @@ const settings = z
     fail_days: days.default(3),
   })
   .refine((s) => s.fail_days < s.warn_days, { error: "fail_days must be below warn_days", path: ["fail_days"] });
-type SslSettings = z.infer<typeof settings> & { enabled: boolean; timeout?: number };
+type SslSettings = z.infer<typeof settings> & CheckSettings;
 
 const SELF_SIGNED = "self-signed (Let's Encrypt not configured)";
 const DAY_MS = 86_400_000;
@@ -180,7 +181,7 @@ const plugin: Plugin = {
   name: "ssl",
   settings: { ssl: settings, "ssl:*": z.strictObject({}) },
   async getHealthChecks(ctx) {
-    const config = ctx.configFor("ssl") as SslSettings;
+    const config = ctx.configFor<SslSettings>("ssl");
     if (!config.enabled) return [];
     const { found, problems, scanned } = await readCertificateFiles(ctx, config);
     const explicit = config.paths !== undefined;
@@ -197,10 +198,10 @@ const plugin: Plugin = {
       const domain = domainOf(cert) ?? path.basename(source);
       checks.push(certificateCheck(uniqueId(domain, source), domain, source, () => Promise.resolve(cert), config));
     }
-    const timeoutMs = (config.timeout ?? 5) * 1000;
     for (const endpoint of config.endpoints) {
       const host = endpoint.slice(0, endpoint.lastIndexOf(":")).replace(/^\[|\]$/g, "");
-      checks.push(certificateCheck(uniqueId(host, endpoint), host, endpoint, (signal) => fetchServedCertificate(endpoint, timeoutMs, signal), config));
+      const id = uniqueId(host, endpoint);
+      checks.push(certificateCheck(id, host, endpoint, (signal) => fetchServedCertificate(endpoint, budgetMs(ctx, id).ms, signal), config));
     }
 
     // The `ssl` check itself: were the certificate files all readable? Shown when there is anything to say.

@@ -1,7 +1,7 @@
 // Puts the pieces together: configuration, plugins, check settings, discovery and the runner.
 // `status` runs one cycle of it; `serve` keeps cycling.
 
-import type { HealthCheck, PluginContext } from "../health/model.js";
+import type { CheckSettings, HealthCheck, PluginContext } from "../health/model.js";
 import type { Cycle, Identity } from "../health/outcome.js";
 import { makeRedactor, type Redactor } from "../health/redact.js";
 import { loadConfig, type LoadedConfig, type LoadOptions } from "../config/load.js";
@@ -23,7 +23,10 @@ export interface Engine {
   settings: CheckSettingsResolver;
   context: PluginContext;
   discover(): Promise<HealthCheck[]>;
+  /** One cycle of every check discovered now. */
   runCycle(signal?: AbortSignal): Promise<Cycle>;
+  /** One cycle of the given checks, with this configuration's settings and bounds. */
+  run(checks: readonly HealthCheck[], signal?: AbortSignal): Promise<Cycle>;
   identity(): Promise<Identity>;
 }
 
@@ -31,7 +34,7 @@ export interface EngineOptions extends LoadOptions {
   /** Where logs go: 1 stdout (serve), 2 stderr (commands whose stdout is their output). */
   logFd?: 1 | 2;
   logLevel?: string;
-  /** Extra plugin folders or files, as if listed in HOP3_HEALTH_PLUGINS (tests, benchmarks). */
+  /** The folder of built-in plugins, when not checks/ (benchmarks). */
   builtinChecksDir?: string;
 }
 
@@ -40,6 +43,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const { config } = loaded;
   const redact = makeRedactor(loaded.secrets);
   const logger = createLogger({ level: options.logLevel ?? config.log_level, fd: options.logFd ?? 2, redact });
+  routeProcessWarnings(logger);
   const { plugins, failures } = await loadPlugins(loaded.pluginSpecs, options.builtinChecksDir);
   for (const failure of failures) logger.error({ plugin: failure.name }, redact(failure.message));
   const settings = resolveCheckSettings(
@@ -49,7 +53,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   );
 
   const context: PluginContext = {
-    configFor: (id) => settings.settingsFor(id),
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed view of a validated table
+    configFor: <T extends object>(id: string) => settings.settingsFor(id) as CheckSettings & T,
+    timeoutFor: (id) => settings.settingsFor(id).timeout ?? config.timeout,
     hop3Root: config.hop3_root,
     logger,
     appsConfig: config.apps,
@@ -67,6 +73,15 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     return checks;
   };
 
+  const run = (checks: readonly HealthCheck[], signal?: AbortSignal): Promise<Cycle> =>
+    runCycle(checks, {
+      concurrency: config.concurrency,
+      defaultTimeoutSeconds: config.timeout,
+      settingsFor: (id) => settings.settingsFor(id),
+      redact,
+      ...(signal ? { signal } : {}),
+    });
+
   return {
     config,
     loaded,
@@ -77,16 +92,17 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     settings,
     context,
     discover,
-    async runCycle(signal) {
-      const checks = await discover();
-      return runCycle(checks, {
-        concurrency: config.concurrency,
-        defaultTimeoutSeconds: config.timeout,
-        settingsFor: (id) => settings.settingsFor(id),
-        redact,
-        ...(signal ? { signal } : {}),
-      });
-    },
+    run,
+    runCycle: async (signal) => run(await discover(), signal),
     identity: () => gatherIdentity(config.hop3_root, config.identity),
   };
+}
+
+/**
+ * Node prints process warnings (a library's deprecation notice, say) straight to stderr; here
+ * they go to the log at debug level instead, so the report and the log stay clean.
+ */
+function routeProcessWarnings(logger: Logger): void {
+  process.removeAllListeners("warning");
+  process.on("warning", (warning) => logger.debug({ warning: warning.name }, warning.message));
 }

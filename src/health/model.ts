@@ -86,8 +86,14 @@ export interface CheckSettings {
 }
 
 export interface PluginContext {
-  /** The `[checks.<id>]` table, validated; `{}`-like defaults when absent. */
-  configFor(id: string): CheckSettings;
+  /**
+   * The `[checks.<id>]` table, validated, with defaults when absent. `T` types the plugin's own
+   * keys, as its settings schema for that id declares them.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed view of a validated table
+  configFor<T extends object = Record<string, unknown>>(id: string): CheckSettings & T;
+  /** The check's timeout in seconds: its table's `timeout`, else the default one. */
+  timeoutFor(id: string): number;
   hop3Root: string;
   logger: Logger;
   /** `[apps.<name>]` tables of the config. */

@@ -1,0 +1,104 @@
+// Redis: a fresh connection, PING, the server's version and connected clients, then the
+// connection closed. Redis is optional for Hop3 apps: unreachable is a warning, not a failure.
+
+import { Redis } from "ioredis";
+import { z } from "zod";
+import type { HealthCheckResult, Plugin } from "../src/health/model.js";
+import { budgetMs, endpointOfUrl, isUnreachable, networkMessage, safeUrl, timedOutMessage, type Endpoint } from "../src/lib/net.js";
+
+const settings = z.strictObject({
+  url: z
+    .string()
+    .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), { error: 'expected a URL such as "redis://host:6379/0"' })
+    .optional(),
+});
+type Settings = z.infer<typeof settings>;
+
+function describeFailure(error: unknown, endpoint: Endpoint, timeoutSeconds: number): string {
+  const network = networkMessage(error, endpoint, timeoutSeconds);
+  if (network) return network;
+  const message = error instanceof Error ? error.message : String(error);
+  if (/^(WRONGPASS|NOAUTH|ERR AUTH|ERR invalid password)/.test(message)) return `authentication failed (${endpoint.where})`;
+  if (/timed? ?out/i.test(message)) return timedOutMessage(timeoutSeconds, endpoint);
+  if (/Connection is closed|connection closed/i.test(message)) return `connection closed by ${endpoint.where} before it answered`;
+  return `unexpected answer from ${endpoint.where} (is it Redis?): ${message}`;
+}
+
+function infoField(info: string, field: string): string | undefined {
+  return new RegExp(`^${field}:(.*)$`, "m").exec(info)?.[1]?.trim();
+}
+
+const plugin: Plugin = {
+  name: "redis",
+  settings: { redis: settings },
+  getHealthChecks: (ctx) => [
+    {
+      id: "redis",
+      name: "Redis",
+      section: "Backing services",
+      severityOnFailure: "warn",
+      isConfigured: () => ctx.configFor<Settings>("redis").url !== undefined,
+      async check(signal): Promise<HealthCheckResult> {
+        const config = ctx.configFor<Settings & { url: string }>("redis");
+        const url = new URL(config.url);
+        const endpoint = endpointOfUrl(url, 6379);
+        const budget = budgetMs(ctx, "redis");
+        const client = new Redis(config.url, {
+          lazyConnect: true,
+          connectTimeout: budget.ms,
+          commandTimeout: budget.ms,
+          maxRetriesPerRequest: 0,
+          retryStrategy: () => null,
+          enableOfflineQueue: false,
+          enableReadyCheck: false,
+          connectionName: "hop3-health",
+        });
+        // ioredis reports the socket's error as an event and rejects with "Connection is closed":
+        // the event says what really happened.
+        let socketError: unknown;
+        client.on("error", (error: unknown) => {
+          socketError ??= error;
+        });
+        const onAbort = (): void => client.disconnect();
+        signal.addEventListener("abort", onAbort, { once: true });
+        try {
+          await client.connect();
+          const pong: string = await client.ping();
+          if (pong !== "PONG") throw new Error(`PING answered ${JSON.stringify(pong)}`);
+          const info = await client.info();
+          const version = infoField(info, "redis_version") ?? "unknown";
+          const clients = Number(infoField(info, "connected_clients") ?? NaN);
+          const maxClients = Number(infoField(info, "maxclients") ?? NaN);
+          return {
+            name: "Redis",
+            passed: true,
+            message: `Redis ${version} at ${endpoint.where} (${Number.isNaN(clients) ? "?" : clients} clients connected)`,
+            details: {
+              version,
+              connected_clients: Number.isNaN(clients) ? null : clients,
+              maxclients: Number.isNaN(maxClients) ? null : maxClients,
+              endpoint: endpoint.where,
+              url: safeUrl(url),
+            },
+          };
+        } catch (error) {
+          const message = describeFailure(socketError ?? error, endpoint, budget.seconds);
+          const unreachable = isUnreachable(message);
+          return {
+            name: "Redis",
+            passed: false,
+            // Optional service: not there is a warning; there but answering wrongly is a failure.
+            severity: unreachable ? "warn" : "fail",
+            message: unreachable ? `unreachable — ${message}` : message,
+            details: { endpoint: endpoint.where, url: safeUrl(url) },
+          };
+        } finally {
+          signal.removeEventListener("abort", onAbort);
+          client.disconnect();
+        }
+      },
+    },
+  ],
+};
+
+export default plugin;
