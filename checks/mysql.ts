@@ -39,7 +39,7 @@ function describeFailure(error: unknown, endpoint: Endpoint, user: string, datab
     case "ER_HOST_IS_BLOCKED":
       return `this host may not connect (${endpoint.where}): ${message}`;
     case "PROTOCOL_CONNECTION_LOST":
-      return `connection closed by ${endpoint.where} before it answered`;
+      return `connection closed by ${endpoint.where} without a valid answer (is it MySQL?)`;
     case "PROTOCOL_SEQUENCE_TIMEOUT":
       return timedOutMessage(timeoutSeconds, endpoint, "waiting for an answer from");
   }

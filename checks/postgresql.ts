@@ -40,7 +40,7 @@ function describeFailure(error: unknown, endpoint: Endpoint, user: string, datab
       return `the server is starting up or shutting down (${endpoint.where})`;
   }
   if (/timeout/i.test(message)) return timedOutMessage(timeoutSeconds, endpoint);
-  if (/terminated unexpectedly|Connection terminated/i.test(message)) return `connection closed by ${endpoint.where} before it answered`;
+  if (/terminated unexpectedly|Connection terminated/i.test(message)) return `connection closed by ${endpoint.where} without a valid answer (is it PostgreSQL?)`;
   return `unexpected answer from ${endpoint.where} (is it PostgreSQL?): ${message}`;
 }
 

@@ -20,7 +20,7 @@ function describeFailure(error: unknown, endpoint: Endpoint, timeoutSeconds: num
   const message = error instanceof Error ? error.message : String(error);
   if (/^(WRONGPASS|NOAUTH|ERR AUTH|ERR invalid password)/.test(message)) return `authentication failed (${endpoint.where})`;
   if (/timed? ?out/i.test(message)) return timedOutMessage(timeoutSeconds, endpoint);
-  if (/Connection is closed|connection closed/i.test(message)) return `connection closed by ${endpoint.where} before it answered`;
+  if (/Connection is closed|connection closed/i.test(message)) return `connection closed by ${endpoint.where} without a valid answer (is it Redis?)`;
   return `unexpected answer from ${endpoint.where} (is it Redis?): ${message}`;
 }
 
@@ -52,14 +52,20 @@ const plugin: Plugin = {
           enableOfflineQueue: false,
           enableReadyCheck: false,
           connectionName: "hop3-health",
+          // How long disconnect() waits for the server to close its side before destroying the socket.
+          disconnectTimeout: budget.ms,
         });
+        // disconnect() on a connection that is already gone arms a timer nothing clears.
+        const close = (): void => {
+          if (client.status !== "end") client.disconnect();
+        };
         // ioredis reports the socket's error as an event and rejects with "Connection is closed":
         // the event says what really happened.
         let socketError: unknown;
         client.on("error", (error: unknown) => {
           socketError ??= error;
         });
-        const onAbort = (): void => client.disconnect();
+        const onAbort = close;
         signal.addEventListener("abort", onAbort, { once: true });
         try {
           await client.connect();
@@ -94,7 +100,7 @@ const plugin: Plugin = {
           };
         } finally {
           signal.removeEventListener("abort", onAbort);
-          client.disconnect();
+          close();
         }
       },
     },

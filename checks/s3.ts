@@ -81,7 +81,7 @@ const plugin: Plugin = {
           ...(config.access_key && config.secret_key
             ? { credentials: { accessKeyId: config.access_key, secretAccessKey: config.secret_key } }
             : { credentials: { accessKeyId: "", secretAccessKey: "" }, signer: { sign: (request) => Promise.resolve(request) } }),
-          requestHandler: { connectionTimeout: budget.ms, requestTimeout: budget.ms, ...agent },
+          requestHandler: { connectionTimeout: budget.ms, requestTimeout: budget.ms, throwOnRequestTimeout: true, ...agent },
         });
         const details = { endpoint: url ? safeUrl(url) : `https://${endpoint.where}`, bucket: config.bucket ?? null, region: config.region };
         try {

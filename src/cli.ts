@@ -9,6 +9,7 @@ import { buildReport, exitCodeFor, type Report } from "./report/report.js";
 import { toJson, type JsonReport } from "./report/json.js";
 import { renderQuiet, renderText, wantsColour } from "./report/text.js";
 import { worstSeverity, type Severity } from "./health/model.js";
+import { makeRedactor } from "./health/redact.js";
 
 const UNKNOWN = 3;
 
@@ -151,8 +152,11 @@ async function checkConfig(file: string | undefined): Promise<Output> {
   return { stdout: `${lines.join("\n")}\n`, code: exitCodeFor(worstSeverity(problems)) };
 }
 
+const maskUrlCredentials = makeRedactor([]);
+
 function finish(stdout: string, stderr: string, code: number): void {
-  if (stderr) process.stderr.write(stderr);
+  // Whatever went wrong, a URL's password does not reach the terminal.
+  if (stderr) process.stderr.write(maskUrlCredentials(stderr));
   // Exit once the output is written, even if a misbehaving plugin left a handle open.
   process.stdout.write(stdout, () => process.exit(code));
 }

@@ -6,6 +6,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { z } from "zod";
+import { makeRedactor } from "../health/redact.js";
 import { configSchema, DEFAULTS, ENVIRONMENT, GENERIC_ENV_PREFIX, SECRET_KEY_PATTERN, type Config } from "./schema.js";
 
 export class ConfigError extends Error {
@@ -158,6 +159,8 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
 
+const maskUrlCredentials = makeRedactor([]);
+
 /** One line per problem: where, which key, why; a secret's value is never shown. */
 export function formatIssues(
   issues: readonly z.core.$ZodIssue[],
@@ -173,7 +176,7 @@ export function formatIssues(
     }
     const key = keyPath.map(String).join(".") || "(top level)";
     const value = getPath(raw, issue.path);
-    const shown = value === undefined || keyPath.some((k) => SECRET_KEY_PATTERN.test(String(k))) ? "" : `, got ${JSON.stringify(value)}`;
+    const shown = value === undefined || keyPath.some((k) => SECRET_KEY_PATTERN.test(String(k))) ? "" : `, got ${maskUrlCredentials(JSON.stringify(value))}`;
     return `${originOf(keyPath)}: ${key}: ${issue.message}${shown}`;
   });
   return lines.join("\n");

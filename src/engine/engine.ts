@@ -34,6 +34,8 @@ export interface EngineOptions extends LoadOptions {
   /** Where logs go: 1 stdout (serve), 2 stderr (commands whose stdout is their output). */
   logFd?: 1 | 2;
   logLevel?: string;
+  /** Where logs go instead of logFd. */
+  logStream?: NodeJS.WritableStream;
   /** The folder of built-in plugins, when not checks/ (benchmarks). */
   builtinChecksDir?: string;
 }
@@ -42,7 +44,12 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const loaded = await loadConfig(options);
   const { config } = loaded;
   const redact = makeRedactor(loaded.secrets);
-  const logger = createLogger({ level: options.logLevel ?? config.log_level, fd: options.logFd ?? 2, redact });
+  const logger = createLogger({
+    level: options.logLevel ?? config.log_level,
+    fd: options.logFd ?? 2,
+    redact,
+    ...(options.logStream ? { stream: options.logStream } : {}),
+  });
   routeProcessWarnings(logger);
   const { plugins, failures } = await loadPlugins(loaded.pluginSpecs, options.builtinChecksDir);
   for (const failure of failures) logger.error({ plugin: failure.name }, redact(failure.message));

@@ -9,6 +9,8 @@ export interface LoggerOptions {
   level: string;
   /** 1 stdout, 2 stderr. */
   fd: 1 | 2;
+  /** Instead of fd: any stream (tests read the log from one). */
+  stream?: NodeJS.WritableStream;
   redact?: Redactor;
 }
 
@@ -27,6 +29,6 @@ export function createLogger(options: LoggerOptions): Logger {
           }
         : {},
     },
-    pino.destination({ fd: options.fd, sync: true }),
+    options.stream ?? pino.destination({ fd: options.fd, sync: true }),
   );
 }

@@ -44,7 +44,7 @@ const ERRNO_MESSAGES: Record<string, (e: Endpoint) => string> = {
   EHOSTUNREACH: (e) => `host unreachable (${e.where})`,
   ENETUNREACH: (e) => `network unreachable (${e.where})`,
   ECONNRESET: (e) => `connection reset by ${e.where}`,
-  EPIPE: (e) => `connection closed by ${e.where}`,
+  EPIPE: (e) => `connection reset by ${e.where}`,
 };
 
 /** The errno-level cause of an error, looking through the wrappers libraries put around it. */
@@ -76,5 +76,5 @@ export function timedOutMessage(timeoutSeconds: number, endpoint: Endpoint, doin
 
 /** Whether a failure means the server could not be reached at all (as opposed to refusing us). */
 export function isUnreachable(message: string): boolean {
-  return /^(connection refused|host not found|host unreachable|network unreachable|timed out|connection reset|connection closed)/.test(message);
+  return /^(connection refused|host not found|host unreachable|network unreachable|timed out|connection reset)/.test(message);
 }
