@@ -3,6 +3,7 @@
 
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config/load.js";
+import { serveUntilSignalled } from "./exporter/serve.js";
 import { createEngine } from "./engine/engine.js";
 import { errorMessage } from "./engine/runner.js";
 import { buildReport, exitCodeFor, type Report } from "./report/report.js";
@@ -73,6 +74,8 @@ async function main(argv: string[]): Promise<Output> {
       return status(values);
     case "check-config":
       return checkConfig(rest[0] ?? values.config);
+    case "serve":
+      return serveUntilSignalled({ file: values.config });
     default:
       throw new UsageError(`"${command}" is not available in this version`);
   }

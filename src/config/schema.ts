@@ -22,7 +22,7 @@ const listenAddress = z
 export const configSchema = z.strictObject({
   hop3_root: z.string().min(1).default(DEFAULTS.hop3_root),
   listen: listenAddress.default(DEFAULTS.listen),
-  interval: seconds.default(DEFAULTS.interval),
+  interval: z.number({ error: "expected a number of seconds" }).min(1, { error: "must be at least 1 second" }).default(DEFAULTS.interval),
   timeout: seconds.default(DEFAULTS.timeout),
   concurrency: z.number().int({ error: "expected a whole number" }).min(1).default(DEFAULTS.concurrency),
   log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default(DEFAULTS.log_level),
@@ -35,6 +35,19 @@ export const configSchema = z.strictObject({
       version: z.string().min(1).optional(),
     })
     .default({}),
+  web: z
+    .strictObject({
+      tls_cert_file: z.string().min(1).optional(),
+      tls_key_file: z.string().min(1).optional(),
+      basic_auth_users: z
+        .record(z.string().min(1), z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { error: "expected a bcrypt hash, such as $2y$10$..." }))
+        .default({}),
+    })
+    .refine((web) => (web.tls_cert_file === undefined) === (web.tls_key_file === undefined), {
+      error: "tls_cert_file and tls_key_file go together",
+      path: ["tls_key_file"],
+    })
+    .default({ basic_auth_users: {} }),
   checks: z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })).default({}),
   apps: z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })).default({}),
 });
@@ -70,4 +83,4 @@ export const ENVIRONMENT: Record<string, readonly string[]> = {
 export const GENERIC_ENV_PREFIX = "HOP3_HEALTH__";
 
 /** Keys whose values are secrets: never printed, and masked wherever they would appear. */
-export const SECRET_KEY_PATTERN = /(password|passwd|secret|token|credential)/i;
+export const SECRET_KEY_PATTERN = /(password|passwd|secret|token|credential|basic_auth)/i;

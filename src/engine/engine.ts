@@ -34,6 +34,8 @@ export interface EngineOptions extends LoadOptions {
   /** Where logs go: 1 stdout (serve), 2 stderr (commands whose stdout is their output). */
   logFd?: 1 | 2;
   logLevel?: string;
+  /** Readable log lines instead of JSON (for a terminal). */
+  prettyLogs?: boolean;
   /** Where logs go instead of logFd. */
   logStream?: NodeJS.WritableStream;
   /** The folder of built-in plugins, when not checks/ (benchmarks). */
@@ -48,6 +50,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     level: options.logLevel ?? config.log_level,
     fd: options.logFd ?? 2,
     redact,
+    pretty: options.prettyLogs ?? false,
     ...(options.logStream ? { stream: options.logStream } : {}),
   });
   routeProcessWarnings(logger);

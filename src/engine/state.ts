@@ -1,0 +1,63 @@
+// The exporter's memory: the last cycle, the latest outcome of every check, and the severity
+// changes between cycles. Scrapes and pages read it; only finished cycles write it.
+
+import type { Severity } from "../health/model.js";
+import type { CheckOutcome, Cycle, Identity, SkippedCheck } from "../health/outcome.js";
+
+export interface Transition {
+  check: string;
+  name: string;
+  section: string;
+  from: Severity | null;
+  to: Severity;
+  message: string;
+  time: Date;
+}
+
+export class HealthState {
+  /** The last finished cycle, or null before the first one. */
+  lastCycle: Cycle | null = null;
+  identity: Identity | null = null;
+  /** Every check's latest outcome, by id. A check no longer reported drops out. */
+  readonly outcomes = new Map<string, CheckOutcome>();
+  readonly skipped = new Map<string, SkippedCheck>();
+  /** The severity each check was last seen at, surviving restarts through the event log. */
+  private readonly lastSeverity = new Map<string, Severity>();
+  /** Severity changes since start, by check and new severity. */
+  readonly transitionCounts = new Map<string, Map<Severity, number>>();
+
+  /** Severities known from before this process started (read back from the event log). */
+  restore(severities: ReadonlyMap<string, Severity>): void {
+    for (const [check, severity] of severities) this.lastSeverity.set(check, severity);
+  }
+
+  /** Takes a finished cycle in; returns the severity changes it brought. */
+  record(cycle: Cycle, identity: Identity): Transition[] {
+    const transitions: Transition[] = [];
+    this.outcomes.clear();
+    this.skipped.clear();
+    for (const outcome of cycle.outcomes) {
+      this.outcomes.set(outcome.check, outcome);
+      const before = this.lastSeverity.get(outcome.check) ?? null;
+      if (before !== outcome.severity) {
+        transitions.push({
+          check: outcome.check,
+          name: outcome.name,
+          section: outcome.section,
+          from: before,
+          to: outcome.severity,
+          message: outcome.detail,
+          time: outcome.finishedAt,
+        });
+        this.lastSeverity.set(outcome.check, outcome.severity);
+        const counts = this.transitionCounts.get(outcome.check) ?? new Map<Severity, number>();
+        counts.set(outcome.severity, (counts.get(outcome.severity) ?? 0) + 1);
+        this.transitionCounts.set(outcome.check, counts);
+      }
+    }
+    for (const skipped of cycle.skipped) this.skipped.set(skipped.check, skipped);
+    this.lastCycle = cycle;
+    this.identity = identity;
+    return transitions;
+  }
+}

@@ -1,0 +1,195 @@
+// The Prometheus view of the state: every metric of the contract, read from the last cycle at
+// scrape time (a scrape never waits on a check), plus the checks' measurements, published
+// generically, and prom-client's process metrics.
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { SEVERITIES, severityValue, worstSeverity, type Measurement } from "../health/model.js";
+import type { HealthState } from "../engine/state.js";
+import type { Logger } from "../lib/logger.js";
+import { exporterVersion } from "../lib/version.js";
+
+const LAST_CYCLE = "as of the last check cycle";
+
+/** HELP of the measurements the contract names; others bring their own or get a generic one. */
+const MEASUREMENT_HELP: Record<string, string> = {
+  hop3_disk_size_bytes: `Size of the filesystem holding the path, as statfs reports it, ${LAST_CYCLE}.`,
+  hop3_disk_available_bytes: `Bytes available to unprivileged users on the filesystem holding the path, ${LAST_CYCLE}.`,
+  hop3_disk_usage_ratio: `Used / size of the filesystem holding the path (0..1), ${LAST_CYCLE}.`,
+  hop3_certificate_not_after_timestamp_seconds: `Expiry (notAfter) of the certificate, Unix time, ${LAST_CYCLE}.`,
+  hop3_certificate_self_signed: `1 if the certificate is self-signed, 0 if a CA issued it, ${LAST_CYCLE}.`,
+  hop3_app_health_severity: `Continuous health of the app: 0 ok, 1 warn, 2 fail, ${LAST_CYCLE}.`,
+};
+
+export interface Metrics {
+  registry: Registry;
+  deployProbes: Counter<"app" | "result">;
+  deployProbeDuration: Histogram<"app">;
+  /** Creates gauges for measurement names seen for the first time. Call after each cycle. */
+  syncMeasurements(): void;
+}
+
+export function createMetrics(state: HealthState, options: { intervalSeconds: number; logger: Logger }): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  // These three are gauges named like counters, which promtool rightly flags; the same figures
+  // stay available, by type, as nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) registry.removeSingleMetric(name);
+  const registers = [registry];
+
+  new Gauge({
+    name: "hop3_health_severity",
+    help: `Severity of each configured check: 0 ok, 1 warn, 2 fail, ${LAST_CYCLE}.`,
+    labelNames: ["check", "section"],
+    registers,
+    collect() {
+      this.reset();
+      for (const o of state.outcomes.values()) this.set({ check: o.check, section: o.section }, severityValue(o.severity));
+    },
+  });
+  new Gauge({
+    name: "hop3_health_check_configured",
+    help: `1 if the check is configured on this server and runs, 0 if it is skipped, ${LAST_CYCLE}.`,
+    labelNames: ["check", "section"],
+    registers,
+    collect() {
+      this.reset();
+      for (const o of state.outcomes.values()) this.set({ check: o.check, section: o.section }, 1);
+      for (const s of state.skipped.values()) this.set({ check: s.check, section: s.section }, 0);
+    },
+  });
+  new Gauge({
+    name: "hop3_health_check_duration_seconds",
+    help: `How long the check's last run took, in seconds, ${LAST_CYCLE}.`,
+    labelNames: ["check"],
+    registers,
+    collect() {
+      this.reset();
+      for (const o of state.outcomes.values()) this.set({ check: o.check }, o.durationSeconds);
+    },
+  });
+  new Gauge({
+    name: "hop3_health_check_last_run_timestamp_seconds",
+    help: "When the check last finished, Unix time: how fresh its result is.",
+    labelNames: ["check"],
+    registers,
+    collect() {
+      this.reset();
+      for (const o of state.outcomes.values()) this.set({ check: o.check }, o.finishedAt.getTime() / 1000);
+    },
+  });
+  new Gauge({
+    name: "hop3_health_overall_severity",
+    help: `The worst severity of all checks: 0 ok, 1 warn, 2 fail, ${LAST_CYCLE}.`,
+    registers,
+    collect() {
+      this.set(severityValue(worstSeverity([...state.outcomes.values()].map((o) => o.severity))));
+    },
+  });
+  new Gauge({
+    name: "hop3_health_interval_seconds",
+    help: "Seconds between the starts of two check cycles, as configured.",
+    registers,
+    collect() {
+      this.set(options.intervalSeconds);
+    },
+  });
+  new Gauge({
+    name: "hop3_health_last_cycle_timestamp_seconds",
+    help: "When the last check cycle finished, Unix time (0 before the first one).",
+    registers,
+    collect() {
+      this.set(state.lastCycle ? state.lastCycle.finishedAt.getTime() / 1000 : 0);
+    },
+  });
+  new Counter({
+    name: "hop3_health_transitions_total",
+    help: "Severity changes seen, by check and the severity it changed to.",
+    labelNames: ["check", "to"],
+    registers,
+    collect() {
+      this.reset();
+      // Every configured check's series exist from the start, so increase() sees the first change.
+      for (const check of state.outcomes.keys()) for (const to of SEVERITIES) this.inc({ check, to }, 0);
+      for (const [check, counts] of state.transitionCounts) for (const [to, count] of counts) this.inc({ check, to }, count);
+    },
+  });
+  new Gauge({
+    name: "hop3_server_info",
+    help: "Identity of this Hop3 server; always 1.",
+    labelNames: ["hostname", "ip", "version"],
+    registers,
+    collect() {
+      this.reset();
+      if (state.identity) this.set({ hostname: state.identity.hostname, ip: state.identity.ip, version: state.identity.version }, 1);
+    },
+  });
+  new Gauge({
+    name: "hop3_server_boot_time_seconds",
+    help: "When the host booted, Unix time (uptime = time() - this).",
+    registers,
+    collect() {
+      this.reset();
+      const uptime = state.identity?.uptime_seconds;
+      if (state.lastCycle && typeof uptime === "number") this.set(Math.round(state.lastCycle.finishedAt.getTime() / 1000 - uptime));
+    },
+  });
+  const buildInfo = new Gauge({
+    name: "hop3_exporter_build_info",
+    help: "The hop3-health exporter's version and the Node.js it runs on; always 1.",
+    labelNames: ["version", "nodejs"],
+    registers,
+  });
+  buildInfo.set({ version: exporterVersion(), nodejs: process.version }, 1);
+
+  const deployProbes = new Counter({
+    name: "hop3_deploy_probe_total",
+    help: "Deploy-time startup probes of apps, by verdict (success or failure).",
+    labelNames: ["app", "result"],
+    registers,
+  });
+  const deployProbeDuration = new Histogram({
+    name: "hop3_deploy_probe_duration_seconds",
+    help: "Time from a deploy probe's start to its verdict, in seconds.",
+    labelNames: ["app"],
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300],
+    registers,
+  });
+
+  const measurementGauges = new Map<string, Gauge>();
+  const warned = new Set<string>();
+  const syncMeasurements = (): void => {
+    const byName = new Map<string, Measurement[]>();
+    for (const o of state.outcomes.values()) for (const m of o.measurements) byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
+    for (const [name, measurements] of byName) {
+      if (measurementGauges.has(name) || warned.has(name)) continue;
+      if (registry.getSingleMetric(name)) {
+        warned.add(name);
+        options.logger.warn(`a check reports a measurement named ${name}, which is taken by another metric; it is not published`);
+        continue;
+      }
+      const labelNames = Object.keys(measurements[0]?.labels ?? {}).sort();
+      measurementGauges.set(
+        name,
+        new Gauge({
+          name,
+          help: MEASUREMENT_HELP[name] ?? measurements[0]?.help ?? `Measurement ${name} reported by a check, ${LAST_CYCLE}.`,
+          labelNames,
+          registers,
+          collect() {
+            this.reset();
+            for (const o of state.outcomes.values()) {
+              for (const m of o.measurements) {
+                if (m.name !== name) continue;
+                const labels = m.labels ?? {};
+                if (Object.keys(labels).sort().join() !== labelNames.join()) continue;
+                this.set(labels, m.value);
+              }
+            }
+          },
+        }),
+      );
+    }
+  };
+
+  return { registry, deployProbes, deployProbeDuration, syncMeasurements };
+}

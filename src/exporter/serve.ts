@@ -1,0 +1,202 @@
+// `hop3-health serve`: verify the backing services, then run a check cycle every interval
+// (never two at once) and serve the results over HTTP until SIGTERM or SIGINT.
+
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import path from "node:path";
+import tls from "node:tls";
+import cron from "node-cron";
+import type express from "express";
+import { ConfigError } from "../config/load.js";
+import type { Config } from "../config/schema.js";
+import { createEngine, type Engine } from "../engine/engine.js";
+import { EventLog, type HealthEvent } from "../engine/events.js";
+import { errorMessage } from "../engine/runner.js";
+import { HealthState, type Transition } from "../engine/state.js";
+import { verifyBackingServices } from "../engine/verify.js";
+import { createApp } from "./app.js";
+import { createBasicAuth } from "./auth.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+
+export interface ServeOptions {
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Extra routes, such as the deploy-probe API. */
+  extend?: (app: express.Express, exporter: Exporter) => void;
+}
+
+export interface Exporter {
+  engine: Engine;
+  state: HealthState;
+  metrics: Metrics;
+  events: EventLog;
+  /** The address it listens on, once listening. */
+  address(): { host: string; port: number };
+  stop(): Promise<void>;
+}
+
+/** "0.0.0.0:9483", "[::1]:9483", ":9483" → host (undefined: every interface) and port. */
+export function parseListen(listen: string): { host: string | undefined; port: number } {
+  const colon = listen.lastIndexOf(":");
+  const host = listen.slice(0, colon).replace(/^\[|\]$/g, "");
+  return { host: host === "" ? undefined : host, port: Number(listen.slice(colon + 1)) };
+}
+
+/** TLS material, read and checked now: a bad certificate or key refuses the start. */
+function tlsOptions(config: Config, originOf: (keyPath: readonly PropertyKey[]) => string): tls.SecureContextOptions | null {
+  const { tls_cert_file: certFile, tls_key_file: keyFile } = config.web;
+  if (!certFile || !keyFile) return null;
+  const read = (file: string, key: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (error) {
+      throw new ConfigError(`${originOf(["web", key])}: web.${key}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    }
+  };
+  const options = { cert: read(certFile, "tls_cert_file"), key: read(keyFile, "tls_key_file") };
+  try {
+    tls.createSecureContext(options);
+  } catch (error) {
+    throw new ConfigError(`${originOf(["web"])}: web.tls_cert_file / web.tls_key_file: not a usable certificate and key (${errorMessage(error)})`);
+  }
+  return options;
+}
+
+function eventOf(transition: Transition): HealthEvent {
+  return {
+    time: transition.time.toISOString(),
+    kind: "transition",
+    check: transition.check,
+    name: transition.name,
+    section: transition.section,
+    from: transition.from,
+    to: transition.to,
+    message: transition.message,
+  };
+}
+
+export async function startExporter(options: ServeOptions = {}): Promise<Exporter> {
+  const engine = await createEngine({ file: options.file, env: options.env ?? process.env, logFd: 1, prettyLogs: process.stdout.isTTY });
+  const { config, logger } = engine;
+  const secure = tlsOptions(config, (keyPath) => engine.loaded.originOf(keyPath));
+  const auth = createBasicAuth(config.web.basic_auth_users);
+
+  const state = new HealthState();
+  const events = new EventLog(config.events ?? path.join(config.hop3_root, "hop3-health-events.jsonl"), logger);
+  state.restore(await events.open());
+  const metrics = createMetrics(state, { intervalSeconds: config.interval, logger });
+
+  const shutdown = new AbortController();
+  await verifyBackingServices(engine, shutdown.signal);
+
+  let running: Promise<void> | null = null;
+  let nextDue = 0;
+  const cycle = async (): Promise<void> => {
+    const started = Date.now();
+    nextDue = started + config.interval * 1000;
+    try {
+      const [result, identity] = await Promise.all([engine.runCycle(shutdown.signal), engine.identity()]);
+      // A cycle cut short by shutdown says nothing about the checks: it is not recorded.
+      if (shutdown.signal.aborted) return;
+      const transitions = state.record(result, identity);
+      metrics.syncMeasurements();
+      for (const t of transitions) {
+        const line = `${t.name}: ${t.from ?? "new"} → ${t.to}: ${t.message}`;
+        const fields = { check: t.check, from: t.from, to: t.to };
+        if (t.to === "fail") logger.error(fields, line);
+        else if (t.to === "warn") logger.warn(fields, line);
+        else logger.info(fields, line);
+      }
+      await events.append(transitions.map(eventOf));
+      logger.debug({ seconds: (Date.now() - started) / 1000, checks: result.outcomes.length }, "check cycle finished");
+    } catch (error) {
+      logger.error(`check cycle failed: ${errorMessage(error)}`);
+    }
+  };
+  const startCycle = (): void => {
+    if (running || shutdown.signal.aborted) return;
+    running = cycle().finally(() => {
+      running = null;
+    });
+  };
+
+  const exporter: Exporter = {
+    engine,
+    state,
+    metrics,
+    events,
+    address: () => {
+      const address = server.address();
+      if (address === null || typeof address === "string") throw new Error("not listening");
+      return { host: address.address, port: address.port };
+    },
+    stop: async () => {
+      if (shutdown.signal.aborted) return;
+      await task.stop();
+      shutdown.abort();
+      await running;
+      await events.append([]);
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+
+  const app = createApp({ state, metrics, events, intervalSeconds: config.interval, auth, extend: (a) => options.extend?.(a, exporter) });
+  const server = secure ? https.createServer(secure, app) : http.createServer(app);
+  const { host, port } = parseListen(config.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const why = error.code === "EADDRINUSE" ? "address already in use" : error.code === "EACCES" ? "permission denied" : error.message;
+      reject(new ConfigError(`${engine.loaded.originOf(["listen"])}: cannot listen on ${config.listen}: ${why}`));
+    });
+    server.listen(port, host, () => resolve());
+  });
+  const address = exporter.address();
+  logger.info(
+    { listen: `${address.host}:${address.port}`, tls: Boolean(secure), basic_auth: Boolean(auth), interval: config.interval, events: events.file },
+    `hop3-health ${secure ? "https" : "http"} on ${config.listen}, a check cycle every ${config.interval}s`,
+  );
+
+  // node-cron ticks every second; a cycle starts when one is due and none is running, so a slow
+  // cycle delays the next one rather than stacking on top of it.
+  const task = cron.schedule(
+    "* * * * * *",
+    () => {
+      if (Date.now() >= nextDue) startCycle();
+    },
+    { name: "hop3-health-cycle", noOverlap: true },
+  );
+  startCycle();
+  return exporter;
+}
+
+/** The `serve` command: runs until SIGTERM or SIGINT, then stops cleanly and exits 0. */
+export async function serveUntilSignalled(options: ServeOptions): Promise<never> {
+  const exporter = await startExporter(options);
+  const { logger } = exporter.engine;
+  return new Promise<never>(() => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info(`${signal}: stopping`);
+      // Whatever happens, do not outlive the longest check by much.
+      setTimeout(() => {
+        logger.error("did not stop in time; exiting");
+        process.exit(1);
+      }, 15_000).unref();
+      exporter.stop().then(
+        () => {
+          logger.info("stopped");
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.error(`while stopping: ${errorMessage(error)}`);
+          process.exit(1);
+        },
+      );
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  });
+}
