@@ -69,7 +69,7 @@ describe("configuration", () => {
   });
 
   it("names the environment variable a bad value came from", async () => {
-    expect(await configError("", { HOP3_HEALTH_INTERVAL: "-3" })).toBe("environment variable HOP3_HEALTH_INTERVAL: interval: must be more than 0 seconds, got -3");
+    expect(await configError("", { HOP3_HEALTH_INTERVAL: "-3" })).toBe("environment variable HOP3_HEALTH_INTERVAL: interval: must be at least 1 second, got -3");
     expect(await configError("", { HOP3_HEALTH_LISTEN: "nowhere" })).toMatch(/^environment variable HOP3_HEALTH_LISTEN: listen: expected "host:port"/);
   });
 

@@ -1,0 +1,291 @@
+// `hop3-health serve` as a real process: readiness, metrics, status, events, restarts, signals,
+// TLS and basic auth.
+
+import { execFile } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import https from "node:https";
+import path from "node:path";
+import bcrypt from "bcryptjs";
+import { afterEach, describe, expect, it } from "vitest";
+import { makeCertificate } from "./helpers/certs.js";
+import { runCli, tempDir } from "./helpers/cli.js";
+import { controllablePlugin, eventually, metricValue, startExporter, type RunningExporter } from "./helpers/exporter.js";
+
+const started: RunningExporter[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((e) => e.stop("SIGKILL")));
+});
+
+async function exporter(...args: Parameters<typeof startExporter>): Promise<RunningExporter> {
+  const e = await startExporter(...args);
+  started.push(e);
+  return e;
+}
+
+async function text(url: string): Promise<string> {
+  return (await fetch(url)).text();
+}
+
+async function set(dir: string, file: string, value: string): Promise<void> {
+  await writeFile(path.join(dir, file), value);
+}
+
+describe("hop3-health serve", () => {
+  it("is healthy at once, and ready (503 → 200) once the first cycle has finished", async () => {
+    const plugin = await controllablePlugin();
+    await set(plugin, "one.delay", "1500");
+    const e = await exporter({ config: `plugins = ["${plugin}"]` });
+    expect((await fetch(`${e.url}/-/healthy`)).status).toBe(200);
+    const early = await fetch(`${e.url}/-/ready`);
+    expect(early.status).toBe(503);
+    expect(await early.text()).toContain("first check cycle has not finished");
+    expect((await fetch(`${e.url}/status`)).status).toBe(503);
+    await eventually(async () => (await fetch(`${e.url}/-/ready`)).status === 200, 10_000, "ready");
+    expect((await fetch(`${e.url}/status`)).status).toBe(200);
+  });
+
+  it("publishes the contract's metrics with the values of the last cycle", async () => {
+    const plugin = await controllablePlugin();
+    await set(plugin, "one.severity", "ok");
+    await set(plugin, "two.severity", "warn");
+    await set(plugin, "three.severity", "fail");
+    await set(plugin, "off.severity", "skip");
+    const e = await exporter({ config: `plugins = ["${plugin}"]` });
+    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    const metrics = await text(`${e.url}/metrics`);
+
+    expect(metricValue(metrics, "hop3_health_severity", { check: "ctl-one", section: "Apps" })).toBe(0);
+    expect(metricValue(metrics, "hop3_health_severity", { check: "ctl-two", section: "Apps" })).toBe(1);
+    expect(metricValue(metrics, "hop3_health_severity", { check: "ctl-three", section: "Apps" })).toBe(2);
+    expect(metricValue(metrics, "hop3_health_severity", { check: "ctl-off" })).toBeUndefined();
+    expect(metricValue(metrics, "hop3_health_check_configured", { check: "ctl-one", section: "Apps" })).toBe(1);
+    expect(metricValue(metrics, "hop3_health_check_configured", { check: "ctl-off", section: "Apps" })).toBe(0);
+    expect(metricValue(metrics, "hop3_health_check_configured", { check: "postgresql", section: "Backing services" })).toBe(0);
+    expect(metricValue(metrics, "hop3_health_overall_severity")).toBe(2);
+    expect(metricValue(metrics, "hop3_health_check_duration_seconds", { check: "ctl-one" })).toBeGreaterThanOrEqual(0);
+    const lastRun = metricValue(metrics, "hop3_health_check_last_run_timestamp_seconds", { check: "ctl-one" })!;
+    expect(Math.abs(lastRun - Date.now() / 1000)).toBeLessThan(60);
+    expect(metricValue(metrics, "hop3_server_info", { hostname: "exporter-test", ip: "203.0.113.9", version: "0.5.0" })).toBe(1);
+    expect(metricValue(metrics, "hop3_server_boot_time_seconds")).toBeLessThan(Date.now() / 1000);
+    expect(metricValue(metrics, "hop3_exporter_build_info", { nodejs: process.version })).toBe(1);
+    expect(metricValue(metrics, "hop3_disk_usage_ratio", { path: e.root })).toBeGreaterThan(0);
+    expect(metricValue(metrics, "hop3_disk_size_bytes", { path: e.root })).toBeGreaterThan(0);
+    expect(metricValue(metrics, "hop3_disk_available_bytes", { path: e.root })).toBeGreaterThan(0);
+    expect(metricValue(metrics, "hop3_health_transitions_total", { check: "ctl-three", to: "fail" })).toBe(1);
+    expect(metricValue(metrics, "hop3_health_transitions_total", { check: "ctl-three", to: "ok" })).toBe(0);
+    expect(metricValue(metrics, "process_resident_memory_bytes")).toBeGreaterThan(0);
+    expect(metrics).toMatch(/# HELP hop3_health_severity .*last check cycle/);
+    expect(metrics).toContain("# TYPE hop3_deploy_probe_duration_seconds histogram");
+    expect(metrics).toContain("# TYPE hop3_deploy_probe_total counter");
+  });
+
+  it("publishes certificate gauges from the certificate checks", async () => {
+    const root = tempDir();
+    const certDir = path.join(root, "nginx/ssl");
+    await import("node:fs/promises").then((fs) => fs.mkdir(certDir, { recursive: true }));
+    await writeFile(path.join(certDir, "hop3.crt"), (await makeCertificate({ domain: "hop3.example.test", notAfterDays: 30 })).pem);
+    const e = await exporter({ root });
+    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    const metrics = await text(`${e.url}/metrics`);
+    const labels = { domain: "hop3.example.test", source: path.join(certDir, "hop3.crt") };
+    const notAfter = metricValue(metrics, "hop3_certificate_not_after_timestamp_seconds", labels)!;
+    expect(Math.round((notAfter - Date.now() / 1000) / 86400)).toBe(30);
+    expect(metricValue(metrics, "hop3_certificate_self_signed", labels)).toBe(1);
+  });
+
+  it("answers /metrics while a check is still running", async () => {
+    const plugin = await controllablePlugin();
+    const e = await exporter({ config: `plugins = ["${plugin}"]\n[checks.ctl-two]\ntimeout = 10\n`, interval: 1 });
+    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    // From now on, ctl-two takes 6 s a run.
+    await set(plugin, "two.delay", "6000");
+    await eventually(async () => (await readFile(path.join(plugin, "two.started"), "utf8").catch(() => "")) !== "", 10_000, "a slow run to start");
+    const metrics = await text(`${e.url}/metrics`);
+    const finished = await readFile(path.join(plugin, "two.finished"), "utf8").catch(() => null);
+    expect(finished).toBeNull();
+    expect(metricValue(metrics, "hop3_health_severity", { check: "ctl-two" })).toBe(0);
+  });
+
+  it("counts and logs transitions, and does not invent them again after a restart", async () => {
+    const plugin = await controllablePlugin();
+    const root = tempDir();
+    const eventsFile = path.join(root, "events.jsonl");
+    const config = `plugins = ["${plugin}"]\nevents = "${eventsFile}"`;
+    const first = await exporter({ root, config });
+    const url = first.url;
+    await eventually(async () => (await fetch(`${url}/-/ready`)).ok, 10_000, "ready");
+    await set(plugin, "one.severity", "fail");
+    await set(plugin, "one.message", "the pool is exhausted");
+    await eventually(async () => metricValue(await text(`${url}/metrics`), "hop3_health_transitions_total", { check: "ctl-one", to: "fail" }) === 1, 10_000, "a transition to fail");
+    expect(first.logs().some((l) => l.includes('"level":"error"') && l.includes("Controlled one: ok → fail: the pool is exhausted"))).toBe(true);
+
+    const events = (await (await fetch(`${url}/api/v1/events?check=ctl-one`)).json()) as { events: Array<Record<string, unknown>> };
+    expect(events.events.map((ev) => [ev.from, ev.to])).toEqual([
+      [null, "ok"],
+      ["ok", "fail"],
+    ]);
+    expect(events.events[1]).toMatchObject({ kind: "transition", check: "ctl-one", message: "the pool is exhausted" });
+    const since = String(events.events[1]!.time);
+    const filtered = (await (await fetch(`${url}/api/v1/events?since=${encodeURIComponent(since)}`)).json()) as { events: unknown[] };
+    expect(filtered.events).toHaveLength(1);
+    expect((await fetch(`${url}/api/v1/events?since=yesterday`)).status).toBe(400);
+
+    expect(await first.stop()).toBe(0);
+    const linesBefore = (await readFile(eventsFile, "utf8")).trim().split("\n").length;
+
+    const second = await exporter({ root, config });
+    await eventually(async () => (await fetch(`${second.url}/-/ready`)).ok, 10_000, "ready again");
+    const metrics = await text(`${second.url}/metrics`);
+    expect(metricValue(metrics, "hop3_health_transitions_total", { check: "ctl-one", to: "fail" })).toBe(0);
+    expect(metricValue(metrics, "hop3_health_transitions_total", { check: "ctl-two", to: "ok" })).toBe(0);
+    expect(metricValue(metrics, "hop3_health_severity", { check: "ctl-one" })).toBe(2);
+    expect((await readFile(eventsFile, "utf8")).trim().split("\n")).toHaveLength(linesBefore);
+  });
+
+  it("skips a torn last line of the event log with a warning", async () => {
+    const plugin = await controllablePlugin();
+    const root = tempDir();
+    const eventsFile = path.join(root, "events.jsonl");
+    await writeFile(
+      eventsFile,
+      `${JSON.stringify({ time: "2026-01-01T00:00:00.000Z", kind: "transition", check: "ctl-one", from: null, to: "fail", message: "old" })}\n{"time":"2026-01-01T00:00:01.000Z","kind":"transi`,
+    );
+    const e = await exporter({ root, config: `plugins = ["${plugin}"]\nevents = "${eventsFile}"` });
+    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    expect(e.logs().some((l) => l.includes('"level":"warn"') && l.includes("line 2 is not a complete event"))).toBe(true);
+    // ctl-one was fail before the crash and is ok now: that is a transition; the others are new.
+    const events = await eventually(async () => {
+      const body = (await (await fetch(`${e.url}/api/v1/events?check=ctl-one`)).json()) as { events: Array<Record<string, unknown>> };
+      return body.events.length >= 2 ? body.events : undefined;
+    });
+    expect(events.map((ev) => [ev.from, ev.to])).toEqual([
+      [null, "fail"],
+      ["fail", "ok"],
+    ]);
+    const lines = (await readFile(eventsFile, "utf8")).split("\n");
+    expect(() => JSON.parse(lines[2]!) as unknown).not.toThrow();
+  });
+
+  it("stops promptly on SIGTERM, mid-cycle, and exits 0", async () => {
+    const plugin = await controllablePlugin();
+    await set(plugin, "one.delay", "30000");
+    const e = await exporter({ config: `plugins = ["${plugin}"]\n[checks.ctl-one]\ntimeout = 60\n` });
+    await eventually(async () => (await readFile(path.join(plugin, "one.started"), "utf8").catch(() => "")) !== "", 10_000, "the slow check to start");
+    const before = Date.now();
+    expect(await e.stop("SIGTERM")).toBe(0);
+    // Well before the check's 30 s: the running cycle was aborted, not waited out.
+    expect(Date.now() - before).toBeLessThan(10_000);
+    expect(e.logs().some((l) => l.includes("SIGTERM: stopping"))).toBe(true);
+  });
+
+  it("serves the report as JSON, text, HTML, and to `status --url`", async () => {
+    const plugin = await controllablePlugin();
+    await set(plugin, "two.severity", "warn");
+    await set(plugin, "two.message", "queue <b>backlog</b>");
+    const e = await exporter({ config: `plugins = ["${plugin}"]` });
+    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+
+    const json = (await (await fetch(`${e.url}/status`)).json()) as { overall: string; identity: { hostname: string }; sections: Array<{ title: string }> };
+    expect(json.overall).toBe("warn");
+    expect(json.identity.hostname).toBe("exporter-test");
+    expect(json.sections.map((s) => s.title)).toEqual(["Filesystem", "Configuration", "Apps"]);
+
+    const report = await text(`${e.url}/status?format=text`);
+    expect(report).toContain("Hop3 server: exporter-test (203.0.113.9) — v0.5.0 — up ");
+    expect(report).toContain("  Controlled two   ⚠ queue <b>backlog</b>\n");
+    expect(report).toContain("Status: ⚠ 1 warning\n");
+
+    const page = await fetch(`${e.url}/`);
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toMatch(/<meta http-equiv="refresh" content="\d+">/);
+    expect(html).toContain("Hop3 server: exporter-test (203.0.113.9)");
+    expect(html).toContain('<tr class="warn" data-check="ctl-two"><th scope="row">Controlled two</th><td class="symbol" title="warn">⚠</td><td>queue &#60;b&#62;backlog&#60;/b&#62;</td></tr>');
+    expect(html).toContain("Status: ⚠ 1 warning");
+
+    const viaUrl = await runCli(["status", "--url", e.url]);
+    expect(viaUrl.code).toBe(1);
+    expect(viaUrl.stdout).toBe(report);
+    const quiet = await runCli(["status", "--url", e.url, "--quiet"]);
+    expect(quiet).toMatchObject({ code: 1, stdout: "DEGRADED: Controlled two queue <b>backlog</b>\n" });
+    const down = await runCli(["status", "--url", "http://127.0.0.1:1"]);
+    expect(down.code).toBe(3);
+    expect(down.stderr).toContain("could not reach http://127.0.0.1:1");
+  });
+
+  it("promtool check metrics has nothing to say about a real scrape", async () => {
+    const root = tempDir();
+    const certDir = path.join(root, "nginx/ssl");
+    await import("node:fs/promises").then((fs) => fs.mkdir(certDir, { recursive: true }));
+    await writeFile(path.join(certDir, "hop3.crt"), (await makeCertificate({ domain: "hop3.example.test", notAfterDays: 30 })).pem);
+    const e = await exporter({ root });
+    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    const metrics = await text(`${e.url}/metrics`);
+    const result = await new Promise<{ code: number; output: string }>((resolve) => {
+      const child = execFile("promtool", ["check", "metrics"], (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, output: stdout + stderr });
+      });
+      child.stdin?.end(metrics);
+    });
+    expect(result).toEqual({ code: 0, output: "" });
+  });
+});
+
+describe("protection", () => {
+  it("serves over TLS and refuses requests without the right basic auth credentials", async () => {
+    const dir = tempDir();
+    const { pem, keyPem } = await makeCertificate({ domain: "localhost", notAfterDays: 30 });
+    await writeFile(path.join(dir, "tls.crt"), pem);
+    await writeFile(path.join(dir, "tls.key"), keyPem);
+    const hash = await bcrypt.hash("scrape-me", 4);
+    const e = await exporter({
+      scheme: "https",
+      waitHealthy: false,
+      config: `[web]\ntls_cert_file = "${dir}/tls.crt"\ntls_key_file = "${dir}/tls.key"\n[web.basic_auth_users]\nprometheus = "${hash}"\n`,
+    });
+    const get = (pathname: string, auth?: string): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const request = https.get(
+          { host: "127.0.0.1", port: e.port, path: pathname, ca: pem, servername: "localhost", headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString("base64")}` } : {} },
+          (res) => {
+            let body = "";
+            res.on("data", (c: Buffer) => (body += c.toString()));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
+        request.on("error", reject);
+      });
+    await eventually(() => get("/-/healthy", "prometheus:scrape-me").then((r) => r.status === 200), 20_000, "https healthy");
+    expect((await get("/metrics")).status).toBe(401);
+    expect((await get("/metrics", "prometheus:wrong")).status).toBe(401);
+    expect((await get("/metrics", "someone:scrape-me")).status).toBe(401);
+    expect((await get("/-/healthy")).status).toBe(401);
+    const ok = await get("/metrics", "prometheus:scrape-me");
+    expect(ok.status).toBe(200);
+    expect(ok.body).toContain("hop3_exporter_build_info");
+    // Plain HTTP is not served on a TLS port.
+    await expect(fetch(`http://127.0.0.1:${e.port}/-/healthy`)).rejects.toThrow();
+  });
+
+  it("refuses bad TLS and auth configuration at start, naming the key", async () => {
+    const dir = tempDir();
+    const { pem } = await makeCertificate({ domain: "localhost", notAfterDays: 30 });
+    const other = await makeCertificate({ domain: "other", notAfterDays: 30 });
+    await writeFile(path.join(dir, "tls.crt"), pem);
+    await writeFile(path.join(dir, "other.key"), other.keyPem);
+    const cases: Array<[string, RegExp]> = [
+      [`[web]\ntls_cert_file = "${dir}/missing.crt"\ntls_key_file = "${dir}/other.key"\n`, /web\.tls_cert_file: cannot read .*missing\.crt: ENOENT/],
+      [`[web]\ntls_cert_file = "${dir}/tls.crt"\ntls_key_file = "${dir}/other.key"\n`, /web\.tls_cert_file \/ web\.tls_key_file: not a usable certificate and key/],
+      [`[web]\ntls_cert_file = "${dir}/tls.crt"\n`, /web\.tls_key_file: tls_cert_file and tls_key_file go together/],
+      [`[web.basic_auth_users]\nprometheus = "plaintext-password"\n`, /web\.basic_auth_users\.prometheus: expected a bcrypt hash/],
+    ];
+    for (const [config, message] of cases) {
+      const file = path.join(dir, "bad.toml");
+      await writeFile(file, `hop3_root = "${dir}"\nlisten = "127.0.0.1:0"\n${config}`);
+      const result = await runCli(["--config", file, "serve"]);
+      expect(result.code, config).toBe(3);
+      expect(result.stderr, config).toMatch(message);
+      expect(result.stderr).not.toContain("plaintext-password");
+    }
+  });
+});

@@ -1,0 +1,161 @@
+// Runs `hop3-health serve` as a real process on a free port, and talks to it.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { CLI, tempDir } from "./cli.js";
+import { closedPort } from "./servers.js";
+
+export interface RunningExporter {
+  port: number;
+  url: string;
+  root: string;
+  configFile: string;
+  process: ChildProcess;
+  /** Every log line so far. */
+  logs(): string[];
+  /** Sends SIGTERM; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface ExporterOptions {
+  /** Extra TOML after hop3_root, listen, interval and identity. */
+  config?: string;
+  root?: string;
+  interval?: number;
+  env?: Record<string, string>;
+  /** Wait for /-/healthy before returning (default true). */
+  waitHealthy?: boolean;
+  scheme?: "http" | "https";
+}
+
+const running = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+export async function startExporter(options: ExporterOptions = {}): Promise<RunningExporter> {
+  const root = options.root ?? tempDir();
+  // A healthy HOP3_ROOT unless the test brings its own.
+  await mkdir(path.join(root, "apps"), { recursive: true });
+  if (!existsSync(path.join(root, "hop3-server.toml"))) await writeFile(path.join(root, "hop3-server.toml"), 'HOP3_SECRET_KEY = "test"\n');
+  const port = await closedPort();
+  const configFile = path.join(root, `hop3-health-${port}.toml`);
+  await writeFile(
+    configFile,
+    `hop3_root = "${root}"\nlisten = "127.0.0.1:${port}"\ninterval = ${options.interval ?? 1}\nlog_level = "debug"\n${options.config ?? ""}\n` +
+      (options.config?.includes("[identity]") ? "" : '[identity]\nhostname = "exporter-test"\nip = "203.0.113.9"\nversion = "0.5.0"\n') +
+      (options.config?.includes("[checks.disk-usage]") ? "" : "[checks.disk-usage]\nwarn_percent = 99.98\nfail_percent = 99.99\n"),
+  );
+  const child = spawn(process.execPath, [CLI, "--config", configFile, "serve"], {
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  running.add(child);
+  const lines: string[] = [];
+  let buffered = "";
+  const take = (chunk: Buffer): void => {
+    buffered += chunk.toString();
+    const parts = buffered.split("\n");
+    buffered = parts.pop() ?? "";
+    lines.push(...parts);
+  };
+  child.stdout.on("data", take);
+  child.stderr.on("data", take);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  void exited.then(() => running.delete(child));
+  const url = `${options.scheme ?? "http"}://127.0.0.1:${port}`;
+  const exporter: RunningExporter = {
+    port,
+    url,
+    root,
+    configFile,
+    process: child,
+    logs: () => [...lines, ...(buffered ? [buffered] : [])],
+    stop: async (signal = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  if (options.waitHealthy !== false) {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`the exporter exited with ${child.exitCode}:\n${exporter.logs().join("\n")}`);
+      const ok = await fetch(`${url}/-/healthy`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error(`the exporter did not answer on ${url}:\n${exporter.logs().join("\n")}`);
+      await sleep(50);
+    }
+  }
+  return exporter;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls until `probe` returns a value, or fails after `timeoutMs`. */
+export async function eventually<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000, what = "condition"): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== null && value !== false) return value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ""}`);
+    await sleep(100);
+  }
+}
+
+/** The value of one series in a Prometheus text exposition, or undefined. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(\{(.*)\})? (\S+)/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const found: Record<string, string> = Object.fromEntries([...(match[3] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((m) => [m[1] ?? "", m[2] ?? ""]));
+    if (Object.entries(labels).every(([k, v]) => found[k] === v)) return Number(match[4]);
+  }
+  return undefined;
+}
+
+/** A plugin folder with checks whose behaviour the test controls through files. */
+export async function controllablePlugin(dir = tempDir("hop3-health-plugin-")): Promise<string> {
+  await writeFile(
+    path.join(dir, "controlled.mjs"),
+    `import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import path from "node:path";
+const dir = ${JSON.stringify(dir)};
+const read = (name, fallback) => { try { return readFileSync(path.join(dir, name), "utf8").trim(); } catch { return fallback; } };
+const sleep = (ms, signal) => new Promise((resolve, reject) => {
+  const timer = setTimeout(resolve, ms);
+  signal.addEventListener("abort", () => { clearTimeout(timer); reject(new Error("aborted")); });
+});
+export default {
+  name: "controlled",
+  getHealthChecks: () => ["one", "two", "three", "off"].map((id) => ({
+    id: "ctl-" + id, name: "Controlled " + id, section: "Apps",
+    isConfigured: () => read(id + ".severity", "ok") !== "skip",
+    async check(signal) {
+      const delay = Number(read(id + ".delay", "0"));
+      if (delay > 0) {
+        writeFileSync(path.join(dir, id + ".started"), String(Date.now()));
+        await sleep(delay, signal);
+        writeFileSync(path.join(dir, id + ".finished"), String(Date.now()));
+      }
+      const severity = read(id + ".severity", "ok");
+      return { name: "Controlled " + id, passed: severity === "ok", severity, message: read(id + ".message", "severity " + severity) };
+    },
+  })),
+};
+`,
+  );
+  return dir;
+}

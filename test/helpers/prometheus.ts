@@ -1,0 +1,69 @@
+// Debian's Prometheus, started by the test on a free port, with its own storage.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import path from "node:path";
+import { tempDir } from "./cli.js";
+import { eventually } from "./exporter.js";
+import { closedPort } from "./servers.js";
+
+export interface RunningPrometheus {
+  url: string;
+  process: ChildProcess;
+  /** An instant query; the result vector. */
+  query(promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>>;
+  stop(): Promise<void>;
+}
+
+export async function startPrometheus(configYaml: string, extraFiles: Record<string, string> = {}): Promise<RunningPrometheus> {
+  const dir = tempDir("hop3-health-prometheus-");
+  const port = await closedPort();
+  for (const [name, content] of Object.entries(extraFiles)) await writeFile(path.join(dir, name), content);
+  const configFile = path.join(dir, "prometheus.yml");
+  await writeFile(configFile, configYaml);
+  const output: string[] = [];
+  const child = spawn(
+    "prometheus",
+    [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--web.enable-lifecycle"],
+    { stdio: ["ignore", "pipe", "pipe"], cwd: dir },
+  );
+  child.stdout.on("data", (c: Buffer) => output.push(c.toString()));
+  child.stderr.on("data", (c: Buffer) => output.push(c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await eventually(async () => child.exitCode === null && (await fetch(`${url}/-/ready`)).ok, 30_000, "Prometheus to be ready");
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(`${String(error)}\n${output.join("")}`);
+  }
+  return {
+    url,
+    process: child,
+    async query(promql) {
+      const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`);
+      const body = (await response.json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+      if (body.status !== "success") throw new Error(`query ${promql}: ${body.error ?? response.status}`);
+      return body.data.result;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) resolve();
+        else {
+          child.once("exit", () => resolve());
+          child.kill("SIGTERM");
+        }
+      }),
+  };
+}
+
+export function scrapeConfig(targets: string[], extra = ""): string {
+  return `global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+${extra}
+scrape_configs:
+  - job_name: hop3-health
+    static_configs:
+      - targets: [${targets.map((t) => `"${t}"`).join(", ")}]
+`;
+}
