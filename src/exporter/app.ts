@@ -43,7 +43,7 @@ export function createApp(options: AppOptions): express.Express {
   const report = (): Report | null => (state.lastCycle && state.identity ? buildReport(state.identity, state.lastCycle) : null);
 
   app.get("/metrics", async (_req, res) => {
-    res.set("Content-Type", metrics.registry.contentType).send(await metrics.registry.metrics());
+    res.set("Content-Type", metrics.contentType).send(await metrics.render());
   });
 
   app.get("/status", (req, res) => {

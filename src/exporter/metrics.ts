@@ -21,19 +21,28 @@ const MEASUREMENT_HELP: Record<string, string> = {
 };
 
 export interface Metrics {
+  /** hop3-health's own metrics; they change only when a cycle finishes or a probe is counted. */
   registry: Registry;
+  /** The exposition: hop3-health's metrics (rendered once per change) and the process metrics (per scrape). */
+  render(): Promise<string>;
+  contentType: string;
+  /** Call when the state changed outside a cycle (a probe counted). */
+  invalidate(): void;
   deployProbes: Counter<"app" | "result">;
   deployProbeDuration: Histogram<"app">;
-  /** Creates gauges for measurement names seen for the first time. Call after each cycle. */
-  syncMeasurements(): void;
+  /** Call after each cycle: publishes measurement names seen for the first time, and renders afresh. */
+  refresh(): void;
 }
 
 export function createMetrics(state: HealthState, options: { intervalSeconds: number; logger: Logger }): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  const processRegistry = new Registry();
+  collectDefaultMetrics({ register: processRegistry });
   // These three are gauges named like counters, which promtool rightly flags; the same figures
   // stay available, by type, as nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
-  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) registry.removeSingleMetric(name);
+  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) processRegistry.removeSingleMetric(name);
+  // With a thousand checks, rendering takes milliseconds; it is done once per change, not per scrape.
+  let rendered: Promise<string> | null = null;
   const registers = [registry];
 
   new Gauge({
@@ -157,7 +166,8 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
 
   const measurementGauges = new Map<string, Gauge>();
   const warned = new Set<string>();
-  const syncMeasurements = (): void => {
+  const refresh = (): void => {
+    rendered = null;
     const byName = new Map<string, Measurement[]>();
     for (const o of state.outcomes.values()) for (const m of o.measurements) byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
     for (const [name, measurements] of byName) {
@@ -191,5 +201,19 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
     }
   };
 
-  return { registry, deployProbes, deployProbeDuration, syncMeasurements };
+  return {
+    registry,
+    contentType: registry.contentType,
+    async render() {
+      rendered ??= registry.metrics();
+      const [own, processMetrics] = await Promise.all([rendered, processRegistry.metrics()]);
+      return `${own}\n${processMetrics}`;
+    },
+    invalidate() {
+      rendered = null;
+    },
+    deployProbes,
+    deployProbeDuration,
+    refresh,
+  };
 }

@@ -100,7 +100,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       // A cycle cut short by shutdown says nothing about the checks: it is not recorded.
       if (shutdown.signal.aborted) return;
       const transitions = state.record(result, identity);
-      metrics.syncMeasurements();
+      metrics.refresh();
       for (const t of transitions) {
         const line = `${t.name}: ${t.from ?? "new"} → ${t.to}: ${t.message}`;
         const fields = { check: t.check, from: t.from, to: t.to };
