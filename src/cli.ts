@@ -4,6 +4,8 @@
 import { parseArgs } from "node:util";
 import { ConfigError } from "./config/load.js";
 import { serveUntilSignalled } from "./exporter/serve.js";
+import { probeCommand, ProbeRefused } from "./probe/command.js";
+import { ProbeInputError } from "./probe/target.js";
 import { createEngine } from "./engine/engine.js";
 import { errorMessage } from "./engine/runner.js";
 import { buildReport, exitCodeFor, type Report } from "./report/report.js";
@@ -20,12 +22,16 @@ Commands:
   serve                     run the exporter: checks on a schedule, /metrics, /status
   status [--json] [--quiet] [--no-color] [--url URL]
                             run every check once (or read a running exporter) and print the report
+  probe APP [--url URL | --port N] [--path P] [--contains S] [--timeout SECONDS]
+                            the deploy-time startup probe of an app's health endpoint
   check-config [FILE]       validate a config file and exit
 
 Exit codes: 0 ok, 1 warn, 2 fail, 3 unknown (bad usage, bad config, internal error).
 `;
 
 class UsageError extends Error {}
+/** Bad input that is not about the command line's shape: said without the usage text. */
+class InputError extends Error {}
 
 interface Output {
   stdout: string;
@@ -45,6 +51,10 @@ async function main(argv: string[]): Promise<Output> {
         quiet: { type: "boolean", short: "q" },
         "no-color": { type: "boolean" },
         url: { type: "string" },
+        port: { type: "string" },
+        path: { type: "string" },
+        contains: { type: "string" },
+        timeout: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -59,6 +69,7 @@ async function main(argv: string[]): Promise<Output> {
   const allowed: Record<string, string[]> = {
     status: ["json", "quiet", "no-color", "url"],
     "check-config": [],
+    probe: ["url", "port", "path", "contains", "timeout"],
     serve: [],
   };
   const allowedOptions = allowed[command];
@@ -66,7 +77,7 @@ async function main(argv: string[]): Promise<Output> {
   for (const option of Object.keys(values)) {
     if (option !== "config" && !allowedOptions.includes(option)) throw new UsageError(`${command} takes no --${option}`);
   }
-  const maxPositionals = command === "check-config" ? 1 : 0;
+  const maxPositionals = command === "check-config" || command === "probe" ? 1 : 0;
   if (rest.length > maxPositionals) throw new UsageError(`${command}: unexpected argument "${rest[maxPositionals]}"`);
 
   switch (command) {
@@ -74,6 +85,8 @@ async function main(argv: string[]): Promise<Output> {
       return status(values);
     case "check-config":
       return checkConfig(rest[0] ?? values.config);
+    case "probe":
+      return probe(rest[0], values);
     case "serve":
       return serveUntilSignalled({ file: values.config });
     default:
@@ -137,6 +150,41 @@ async function fetchReport(url: string): Promise<Report> {
   };
 }
 
+function positiveNumber(value: string | undefined, option: string, integer: boolean): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`--${option} ${JSON.stringify(value)}: expected a ${integer ? "port number" : "number of seconds"}`);
+  return n;
+}
+
+async function probe(
+  app: string | undefined,
+  values: { config?: string; url?: string; port?: string; path?: string; contains?: string; timeout?: string },
+): Promise<Output> {
+  if (!app) throw new UsageError("probe: which app? hop3-health probe APP");
+  if (values.url !== undefined && values.port !== undefined) throw new UsageError("probe: give --url or --port, not both");
+  const port = positiveNumber(values.port, "port", true);
+  if (port !== undefined && port > 65535) throw new UsageError(`--port ${port}: expected a port number`);
+  const engine = await createEngine({ file: values.config, logLevel: "silent" });
+  let outcome;
+  try {
+    outcome = await probeCommand(engine, {
+      app,
+      url: values.url,
+      port,
+      path: values.path,
+      contains: values.contains,
+      timeoutSeconds: positiveNumber(values.timeout, "timeout", false),
+    });
+  } catch (error) {
+    if (error instanceof ProbeInputError || error instanceof ProbeRefused) throw new InputError(error.message);
+    throw error;
+  }
+  const { verdict } = outcome;
+  if (outcome.note) process.stderr.write(`hop3-health: ${outcome.note}\n`);
+  return { stdout: `${verdict.message}\n`, code: verdict.result === "success" ? 0 : 2 };
+}
+
 async function checkConfig(file: string | undefined): Promise<Output> {
   const engine = await createEngine({ file, logLevel: "silent" });
   const checks = await engine.discover();
@@ -168,6 +216,7 @@ main(process.argv.slice(2)).then(
   ({ stdout, code }) => finish(stdout, "", code),
   (error: unknown) => {
     if (error instanceof UsageError) finish("", `hop3-health: ${error.message}\n\n${USAGE}`, UNKNOWN);
+    else if (error instanceof InputError) finish("", `hop3-health: ${error.message}\n`, UNKNOWN);
     else if (error instanceof ConfigError) finish("", `hop3-health: configuration error:\n${indent(error.message)}\n`, UNKNOWN);
     else finish("", `hop3-health: ${errorMessage(error)}\n`, UNKNOWN);
   },

@@ -49,7 +49,22 @@ export const configSchema = z.strictObject({
     })
     .default({ basic_auth_users: {} }),
   checks: z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })).default({}),
-  apps: z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })).default({}),
+  /** Apps to watch beyond those found under HOP3_ROOT/apps, and where each one listens. */
+  apps: z
+    .record(
+      z.string(),
+      z.strictObject({
+        port: z.number().int().min(1).max(65535).optional(),
+        url: z.url({ protocol: /^https?$/, error: 'expected a URL such as "http://127.0.0.1:8000"' }).optional(),
+      }),
+    )
+    .default({}),
+  probes: z
+    .strictObject({
+      /** Hosts besides loopback that deploy probes may be sent to. */
+      allowed_hosts: z.array(z.string().min(1)).default([]),
+    })
+    .default({ allowed_hosts: [] }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -97,7 +97,7 @@ export function createApp(options: AppOptions): express.Express {
   options.extend?.(app);
 
   app.use((_req: Request, res: Response) => {
-    res.status(404).type("text/plain").send("Not found. Try /, /metrics, /status, /-/healthy, /-/ready or /api/v1/events.\n");
+    res.status(404).type("text/plain").send("Not found. Try /, /metrics, /status, /-/healthy, /-/ready, /api/v1/events or POST /api/v1/probes.\n");
   });
   app.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (res.headersSent) {

@@ -18,6 +18,7 @@ import { verifyBackingServices } from "../engine/verify.js";
 import { createApp } from "./app.js";
 import { createBasicAuth } from "./auth.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { mountProbeApi } from "./probes.js";
 
 export interface ServeOptions {
   file?: string | undefined;
@@ -144,7 +145,17 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     },
   };
 
-  const app = createApp({ state, metrics, events, intervalSeconds: config.interval, auth, extend: (a) => options.extend?.(a, exporter) });
+  const app = createApp({
+    state,
+    metrics,
+    events,
+    intervalSeconds: config.interval,
+    auth,
+    extend: (a) => {
+      mountProbeApi(a, { engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal });
+      options.extend?.(a, exporter);
+    },
+  });
   const server = secure ? https.createServer(secure, app) : http.createServer(app);
   const { host, port } = parseListen(config.listen);
   await new Promise<void>((resolve, reject) => {

@@ -96,8 +96,8 @@ export interface PluginContext {
   timeoutFor(id: string): number;
   hop3Root: string;
   logger: Logger;
-  /** `[apps.<name>]` tables of the config. */
-  appsConfig: Record<string, Record<string, unknown>>;
+  /** `[apps.<name>]` tables of the config: where each app listens. */
+  appsConfig: Record<string, { port?: number | undefined; url?: string | undefined }>;
 }
 
 /**

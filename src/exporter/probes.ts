@@ -1,0 +1,110 @@
+// POST /api/v1/probes: the deploy-time startup probe, run by the exporter so that its verdict is
+// counted (hop3_deploy_probe_total, the duration histogram) and logged as an event. It is no
+// way to reach arbitrary hosts: targets are loopback unless the config allows more, and only
+// loopback clients may call it unless basic auth is on.
+
+import net from "node:net";
+import express, { type Request, type Response } from "express";
+import { z } from "zod";
+import type { Engine } from "../engine/engine.js";
+import type { EventLog } from "../engine/events.js";
+import { runProbe, type Verdict } from "../probe/probe.js";
+import { ProbeInputError, resolveProbeTarget } from "../probe/target.js";
+import type { Metrics } from "./metrics.js";
+
+const probeBody = z
+  .strictObject({
+    app: z.string({ error: "app is required" }).min(1),
+    url: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    path: z.string().min(1).optional(),
+    contains: z.string().min(1).optional(),
+    timeout_seconds: z.number().positive().max(3600).optional(),
+  })
+  .refine((b) => b.url === undefined || b.port === undefined, { error: "give url or port, not both" });
+
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const plain = address.startsWith("::ffff:") ? address.slice(7) : address;
+  if (net.isIPv4(plain)) return plain.startsWith("127.");
+  return plain === "::1";
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || isLoopback(host);
+}
+
+export interface ProbeApiOptions {
+  engine: Engine;
+  metrics: Metrics;
+  events: EventLog;
+  authenticated: boolean;
+  /** Aborted when the exporter stops. */
+  signal: AbortSignal;
+}
+
+/** Records a verdict: counters, histogram, event log, log line. */
+export async function recordVerdict(verdict: Verdict, options: Pick<ProbeApiOptions, "engine" | "metrics" | "events">): Promise<void> {
+  options.metrics.deployProbes.inc({ app: verdict.app, result: verdict.result });
+  options.metrics.deployProbeDuration.observe({ app: verdict.app }, verdict.duration_seconds);
+  options.metrics.invalidate();
+  await options.events.append([
+    {
+      time: new Date().toISOString(),
+      kind: "probe",
+      check: `app:${verdict.app}`,
+      app: verdict.app,
+      result: verdict.result,
+      message: verdict.message,
+      duration_seconds: verdict.duration_seconds,
+      url: verdict.url,
+    },
+  ]);
+  const fields = { app: verdict.app, result: verdict.result, seconds: verdict.duration_seconds };
+  if (verdict.result === "success") options.engine.logger.info(fields, verdict.message);
+  else options.engine.logger.error(fields, verdict.message);
+}
+
+export function mountProbeApi(app: express.Express, options: ProbeApiOptions): void {
+  const { engine } = options;
+  app.post("/api/v1/probes", express.json({ limit: "16kb" }), async (req: Request, res: Response) => {
+    if (!options.authenticated && !isLoopback(req.socket.remoteAddress)) {
+      res.status(403).json({ error: "deploy probes may only be requested from this host (or turn basic auth on)" });
+      return;
+    }
+    if (typeof req.body !== "object" || req.body === null) {
+      res.status(400).json({ error: "send a JSON object with Content-Type: application/json" });
+      return;
+    }
+    const parsed = probeBody.safeParse(req.body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? `${issue.path.map(String).join(".")}: ` : "";
+      res.status(400).json({ error: `${where}${issue?.message ?? "bad request"}` });
+      return;
+    }
+    const body = parsed.data;
+    let target;
+    try {
+      target = await resolveProbeTarget(
+        { app: body.app, url: body.url, port: body.port, path: body.path, contains: body.contains, timeoutSeconds: body.timeout_seconds },
+        { hop3Root: engine.config.hop3_root, appsConfig: engine.config.apps },
+      );
+    } catch (error) {
+      if (error instanceof ProbeInputError) {
+        res.status(400).json({ error: error.message });
+        return;
+      }
+      throw error;
+    }
+    const allowed = engine.config.probes.allowed_hosts.map((h) => h.toLowerCase());
+    if (!isLoopbackHost(target.url.hostname) && !allowed.includes(target.url.hostname.toLowerCase())) {
+      res.status(400).json({ error: `${target.url.hostname} is not this host: probes go to loopback addresses unless [probes] allowed_hosts lists it` });
+      return;
+    }
+    const verdict = await runProbe(target, options.signal);
+    await recordVerdict(verdict, options);
+    res.status(verdict.result === "success" ? 200 : 422).json({ ...verdict, recorded: true });
+  });
+}
