@@ -22,6 +22,8 @@ export interface HealthEvent {
 export interface EventQuery {
   since?: Date;
   check?: string;
+  /** "transition" or "probe". */
+  kind?: string;
   /** The newest this many matching events (still oldest first). */
   limit: number;
 }
@@ -86,7 +88,10 @@ export class EventLog {
     }
     const since = query.since?.getTime();
     const matching = events.filter(
-      (e) => (query.check === undefined || e.check === query.check) && (since === undefined || Date.parse(e.time) >= since),
+      (e) =>
+        (query.check === undefined || e.check === query.check) &&
+        (query.kind === undefined || e.kind === query.kind) &&
+        (since === undefined || Date.parse(e.time) >= since),
     );
     return matching.slice(-query.limit);
   }

@@ -68,7 +68,7 @@ export function createApp(options: AppOptions): express.Express {
   });
 
   app.get("/api/v1/events", async (req, res) => {
-    const { since, check, limit } = req.query;
+    const { since, check, kind, limit } = req.query;
     let sinceDate: Date | undefined;
     if (since !== undefined) {
       sinceDate = typeof since === "string" ? new Date(since) : new Date(NaN);
@@ -77,8 +77,8 @@ export function createApp(options: AppOptions): express.Express {
         return;
       }
     }
-    if (check !== undefined && typeof check !== "string") {
-      res.status(400).json({ error: "check must be given once" });
+    if ((check !== undefined && typeof check !== "string") || (kind !== undefined && typeof kind !== "string")) {
+      res.status(400).json({ error: "check and kind may be given once each" });
       return;
     }
     const max = limit === undefined ? 1000 : Number(limit);
@@ -86,7 +86,7 @@ export function createApp(options: AppOptions): express.Express {
       res.status(400).json({ error: "limit must be a whole number from 1 to 10000" });
       return;
     }
-    const found = await events.query({ ...(sinceDate ? { since: sinceDate } : {}), ...(check ? { check } : {}), limit: max });
+    const found = await events.query({ ...(sinceDate ? { since: sinceDate } : {}), ...(check ? { check } : {}), ...(kind ? { kind } : {}), limit: max });
     res.json({ events: found });
   });
 

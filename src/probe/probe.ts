@@ -37,8 +37,10 @@ export interface Attempt {
 
 /** The most of a body read while looking for `contains`. */
 const MAX_BODY_BYTES = 1 << 20;
-/** Pauses between tries: short at first, then about half a second. */
-const BACKOFF_MS = [25, 50, 100, 200, 300, 500];
+/** Pauses between tries: 25 ms at first, a quarter longer each time, at most half a second. */
+const FIRST_PAUSE_MS = 25;
+const PAUSE_GROWTH = 1.25;
+const MAX_PAUSE_MS = 500;
 
 const ERRORS: Record<string, string> = {
   ECONNREFUSED: "connection refused",
@@ -144,7 +146,7 @@ export async function runProbe(target: ProbeTarget, signal?: AbortSignal): Promi
     );
     last = attempt.observed;
     if (attempt.ok) return verdict(true);
-    const pause = BACKOFF_MS[Math.min(attempts - 1, BACKOFF_MS.length - 1)]!;
+    const pause = Math.min(MAX_PAUSE_MS, FIRST_PAUSE_MS * PAUSE_GROWTH ** (attempts - 1));
     if (performance.now() + pause >= deadline) {
       // No time for another try: the window closes as it was meant to.
       await sleep(Math.max(0, deadline - performance.now()), signal);

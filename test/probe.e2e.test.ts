@@ -1,0 +1,257 @@
+// The deploy-time startup probe and the continuous app checks, against real HTTP apps started
+// here on free ports.
+
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, describe, expect, it } from "vitest";
+import { isLoopback } from "../src/exporter/probes.js";
+import { readHealthEndpoint } from "../src/probe/manifest.js";
+import { runCli, tempDir } from "./helpers/cli.js";
+import { eventually, metricValue, startExporter, type RunningExporter } from "./helpers/exporter.js";
+import { closedPort } from "./helpers/servers.js";
+
+const APP = fileURLToPath(new URL("./fixtures/app.mjs", import.meta.url));
+
+interface TestApp {
+  port: number;
+  stop(): Promise<void>;
+}
+
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((f) => f()));
+});
+
+/** A real HTTP app on a free port, behaving as MODE says (see fixtures/app.mjs). */
+async function startApp(mode: string, delaySeconds = 0, port?: number): Promise<TestApp> {
+  const chosen = port ?? (await closedPort());
+  const child: ChildProcess = spawn(process.execPath, [APP], {
+    env: { MODE: mode, DELAY: String(delaySeconds), PORT: String(chosen) },
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+  // Modes that listen at once say so; late-listen does not, on purpose.
+  if (mode !== "late-listen") await new Promise((resolve) => child.once("message", resolve));
+  const app: TestApp = {
+    port: chosen,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) resolve();
+        else {
+          child.once("exit", () => resolve());
+          child.kill("SIGKILL");
+        }
+      }),
+  };
+  cleanups.push(() => app.stop());
+  return app;
+}
+
+/** A HOP3_ROOT with one app `web`: its hop3.toml and its ENV file. */
+async function rootWithApp(manifest: string, port?: number, root = tempDir()): Promise<string> {
+  const dir = path.join(root, "apps", "web");
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, "hop3.toml"), manifest);
+  if (port !== undefined) await writeFile(path.join(dir, "ENV"), `APP_NAME=web\nPORT=${port}\n`);
+  return root;
+}
+
+async function probe(root: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  // No exporter on this config's port: the command probes by itself.
+  const config = path.join(root, "probe.toml");
+  await writeFile(config, `hop3_root = "${root}"\nlisten = "127.0.0.1:${await closedPort()}"\n`);
+  return runCli(["--config", config, "probe", "web", ...args]);
+}
+
+const MANIFEST = '[healthcheck]\npath = "/health"\ncontains = "ready"\ntimeout = 0.5\n[run]\nstart-timeout = 2\n';
+
+describe("hop3-health probe", () => {
+  it("succeeds once an app that starts slowly answers", async () => {
+    const port = await closedPort();
+    const root = await rootWithApp('[healthcheck]\npath = "/health"\ncontains = "ready"\n[run]\nstart-timeout = 15\n', port);
+    await startApp("late-listen", 2, port);
+    const result = await probe(root);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^'web' answered HTTP 200 on \/health after \d+\.\ds \(\d+ attempts\)\n$/);
+    expect(result.stderr).toContain("the verdict was not recorded");
+  });
+
+  it("fails loudly, saying what it saw last: 500, silence, a wrong body, a refused connection, an app that died", async () => {
+    const cases: Array<[string, string]> = [
+      ["error", "HTTP 500"],
+      ["silent", "timed out"],
+      ["wrong-body", 'HTTP 200 without "ready"'],
+      ["die", "connection refused"],
+    ];
+    await Promise.all(
+      cases.map(async ([mode, last]) => {
+        const app = await startApp(mode, 0.5);
+        const root = await rootWithApp(MANIFEST, app.port);
+        const result = await probe(root);
+        expect(result.code, mode).toBe(2);
+        expect(result.stdout, mode).toBe(`'web' did not respond to health checks within 2s (last: ${last})\n`);
+      }),
+    );
+    const root = await rootWithApp(MANIFEST, await closedPort());
+    expect((await probe(root)).stdout).toBe("'web' did not respond to health checks within 2s (last: connection refused)\n");
+  });
+
+  it("takes --port, --path, --contains and --timeout over the manifest", async () => {
+    const app = await startApp("wrong-body");
+    const root = await rootWithApp(MANIFEST, await closedPort());
+    const result = await probe(root, "--port", String(app.port), "--path", "/anything", "--contains", "hello", "--timeout", "3");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^'web' answered HTTP 200 on \/anything/);
+    const viaUrl = await probe(root, "--url", `http://127.0.0.1:${app.port}/x`, "--contains", "nothing-like-this", "--timeout", "1");
+    expect(viaUrl.stdout).toBe(`'web' did not respond to health checks within 1s (last: HTTP 200 without "nothing-like-this")\n`);
+  });
+
+  it("reads hop3.toml's edge cases, and names the file and key of a bad one", async () => {
+    const app = await startApp("starting");
+    // The legacy key, a path without its leading slash.
+    const legacy = await rootWithApp('[run]\nhealthcheck = "health"\nstart = "gunicorn app"\n', app.port);
+    expect((await probe(legacy)).stdout).toMatch(/^'web' answered HTTP 200 on \/health/);
+
+    const none = await rootWithApp('[run]\nstart = "gunicorn app"\n', app.port);
+    const noEndpoint = await probe(none);
+    expect(noEndpoint.code).toBe(3);
+    expect(noEndpoint.stderr).toBe("hop3-health: 'web' declares no health endpoint ([healthcheck] path in its hop3.toml); give --path\n");
+
+    const badType = await rootWithApp('[healthcheck]\npath = "/health"\ntimeout = "5s"\n', app.port);
+    const typed = await probe(badType);
+    expect(typed.code).toBe(3);
+    expect(typed.stderr).toBe(`hop3-health: ${badType}/apps/web/hop3.toml: [healthcheck] timeout: expected a number of seconds\n`);
+
+    const unknown = await rootWithApp('[healthcheck]\npth = "/health"\npath = "/h"\n', app.port);
+    expect((await probe(unknown)).stderr).toBe(`hop3-health: ${unknown}/apps/web/hop3.toml: unknown key [healthcheck] pth\n`);
+
+    const noPort = await rootWithApp(MANIFEST);
+    expect((await probe(noPort)).stderr).toMatch(/^hop3-health: no port known for 'web': no PORT= line in .*\/apps\/web\/ENV/);
+    expect((await probe(noPort, "--port", "99999")).code).toBe(3);
+    expect((await runCli(["probe"])).code).toBe(3);
+
+    // The manifest in src/, and a start-timeout of its own.
+    const srcRoot = tempDir();
+    await mkdir(path.join(srcRoot, "apps/web/src"), { recursive: true });
+    await writeFile(path.join(srcRoot, "apps/web/src/hop3.toml"), '[healthcheck]\npath = "/ready"\nexpected_status = 204\ninterval = 10\nretries = 5\n[run]\nstart-timeout = 90\n');
+    expect(await readHealthEndpoint(path.join(srcRoot, "apps/web/src/hop3.toml"))).toEqual({
+      path: "/ready",
+      expectedStatus: 204,
+      timeout: 5,
+      interval: 10,
+      retries: 5,
+      startTimeout: 90,
+    });
+  });
+});
+
+describe("POST /api/v1/probes", () => {
+  let exporter: RunningExporter;
+  afterEach(async () => {
+    await exporter.stop("SIGKILL");
+  });
+
+  it("runs the probe, answers 200 or 422, counts it, logs it, and refuses bad requests", async () => {
+    const good = await startApp("starting");
+    const bad = await startApp("error");
+    const root = await rootWithApp(MANIFEST, good.port);
+    exporter = await startExporter({ root, interval: 30 });
+    const post = async (body: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+      const response = await fetch(`${exporter.url}/api/v1/probes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+      return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+    };
+
+    const ok = await post({ app: "web" });
+    expect(ok.status).toBe(200);
+    expect(ok.json).toMatchObject({ app: "web", result: "success", recorded: true, last: "HTTP 200", url: `http://127.0.0.1:${good.port}/health` });
+    const failed = await post({ app: "web", port: bad.port, timeout_seconds: 1 });
+    expect(failed.status).toBe(422);
+    expect(failed.json).toMatchObject({ result: "failure", message: "'web' did not respond to health checks within 1s (last: HTTP 500)" });
+
+    expect((await post({})).json.error).toBe("app: app is required");
+    expect((await post({ app: "web", port: 1, url: "http://127.0.0.1:1" })).json.error).toBe("give url or port, not both");
+    expect((await post({ app: "web", url: "http://192.0.2.1:80/health" })).json.error).toMatch(/^192\.0\.2\.1 is not this host/);
+    expect((await post({ app: "../../etc" })).status).toBe(400);
+    expect((await post({ app: "web", extra: 1 })).status).toBe(400);
+    const notJson = await fetch(`${exporter.url}/api/v1/probes`, { method: "POST", headers: { "content-type": "application/json" }, body: "{not json" });
+    expect(notJson.status).toBe(400);
+
+    // The CLI goes through the exporter, so its verdict is counted too.
+    const config = path.join(root, "cli.toml");
+    await writeFile(config, `hop3_root = "${root}"\nlisten = "127.0.0.1:${exporter.port}"\n`);
+    const viaCli = await runCli(["--config", config, "probe", "web"]);
+    expect(viaCli.code).toBe(0);
+    expect(viaCli.stderr).toBe("");
+
+    const metrics = await (await fetch(`${exporter.url}/metrics`)).text();
+    expect(metricValue(metrics, "hop3_deploy_probe_total", { app: "web", result: "success" })).toBe(2);
+    expect(metricValue(metrics, "hop3_deploy_probe_total", { app: "web", result: "failure" })).toBe(1);
+    expect(metricValue(metrics, "hop3_deploy_probe_duration_seconds_count", { app: "web" })).toBe(3);
+    expect(metricValue(metrics, "hop3_deploy_probe_duration_seconds_bucket", { app: "web", le: "2.5" })).toBe(3);
+
+    const events = (await (await fetch(`${exporter.url}/api/v1/events?check=app:web&kind=probe`)).json()) as { events: Array<Record<string, unknown>> };
+    expect(events.events.map((e) => [e.kind, e.result])).toEqual([
+      ["probe", "success"],
+      ["probe", "failure"],
+      ["probe", "success"],
+    ]);
+    expect(exporter.logs().some((l) => l.includes('"level":"error"') && l.includes("did not respond to health checks within 1s"))).toBe(true);
+  });
+
+  it("takes only loopback clients unless basic auth is on", () => {
+    expect(isLoopback("127.0.0.1")).toBe(true);
+    expect(isLoopback("::ffff:127.0.0.5")).toBe(true);
+    expect(isLoopback("::1")).toBe(true);
+    expect(isLoopback("192.0.2.10")).toBe(false);
+    expect(isLoopback("::ffff:10.0.0.1")).toBe(false);
+    expect(isLoopback(undefined)).toBe(false);
+    exporter = { stop: () => Promise.resolve(0) } as unknown as RunningExporter;
+  });
+});
+
+describe("continuous app checks", () => {
+  let exporter: RunningExporter;
+  afterEach(async () => {
+    await exporter.stop("SIGKILL");
+  });
+
+  it("fail after `retries` failures in a row, come back after one success, and follow apps that come and go", async () => {
+    const port = await closedPort();
+    let app = await startApp("starting", 0, port);
+    const root = await rootWithApp('[healthcheck]\npath = "/health"\ninterval = 1\nretries = 3\ntimeout = 0.5\n', port);
+    exporter = await startExporter({ root, interval: 1 });
+    const severity = async (name = "web"): Promise<number | undefined> => metricValue(await (await fetch(`${exporter.url}/metrics`)).text(), "hop3_app_health_severity", { app: name });
+    await eventually(async () => (await severity()) === 0, 15_000, "web to be ok");
+
+    await app.stop();
+    // One failure, then two: still ok, and saying so.
+    const during = await eventually(async () => {
+      const report = (await (await fetch(`${exporter.url}/status`)).json()) as { sections: Array<{ items: Array<{ check: string; detail: string; severity: string }> }> };
+      const item = report.sections.flatMap((s) => s.items).find((i) => i.check === "app:web");
+      return item?.detail.includes("of 3 failed probes before it fails") ? item : undefined;
+    }, 15_000, "a failed probe that does not fail yet");
+    expect(during.severity).toBe("ok");
+    await eventually(async () => (await severity()) === 2, 15_000, "web to fail after 3 failures");
+
+    app = await startApp("starting", 0, port);
+    await eventually(async () => (await severity()) === 0, 15_000, "web to recover after one success");
+    const events = (await (await fetch(`${exporter.url}/api/v1/events?check=app:web&kind=transition`)).json()) as { events: Array<Record<string, unknown>> };
+    expect(events.events.map((e) => [e.from, e.to])).toEqual([
+      [null, "ok"],
+      ["ok", "fail"],
+      ["fail", "ok"],
+    ]);
+    expect(String(events.events[1]!.message)).toBe("not answering on /health: connection refused (3 failed probes in a row)");
+
+    // A new app is picked up without a restart; a removed one goes.
+    const other = await startApp("starting");
+    await mkdir(path.join(root, "apps/api"));
+    await writeFile(path.join(root, "apps/api/hop3.toml"), '[healthcheck]\npath = "/ping"\ninterval = 1\n');
+    await writeFile(path.join(root, "apps/api/ENV"), `PORT=${other.port}\n`);
+    await eventually(async () => (await severity("api")) === 0, 15_000, "the new app to be checked");
+    await rm(path.join(root, "apps/api"), { recursive: true });
+    await eventually(async () => (await severity("api")) === undefined, 15_000, "the removed app to go");
+    expect(await readFile(path.join(root, "apps/web/hop3.toml"), "utf8")).toContain("retries = 3");
+  }, 90_000);
+});
