@@ -1,0 +1,21 @@
+# hop3-health: the exporter, in a container (see docker-compose.yml for the whole stack).
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY . .
+# npm ci builds dist/ (the prepare script); then only runtime dependencies are kept.
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production \
+    HOP3_ROOT=/home/hop3 \
+    HOP3_HEALTH_LISTEN=0.0.0.0:9483
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+RUN mkdir -p /home/hop3/apps /home/hop3/events && chown -R node:node /home/hop3
+USER node
+EXPOSE 9483
+HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:9483/-/healthy').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+ENTRYPOINT ["node", "dist/src/cli.js"]
+CMD ["serve"]
