@@ -15,7 +15,7 @@ export interface RunningPrometheus {
   stop(): Promise<void>;
 }
 
-export async function startPrometheus(configYaml: string, extraFiles: Record<string, string> = {}): Promise<RunningPrometheus> {
+export async function startPrometheus(configYaml: string, extraFiles: Record<string, string> = {}, extraArgs: string[] = []): Promise<RunningPrometheus> {
   const dir = tempDir("hop3-health-prometheus-");
   const port = await closedPort();
   for (const [name, content] of Object.entries(extraFiles)) await writeFile(path.join(dir, name), content);
@@ -24,7 +24,7 @@ export async function startPrometheus(configYaml: string, extraFiles: Record<str
   const output: string[] = [];
   const child = spawn(
     "prometheus",
-    [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--web.enable-lifecycle"],
+    [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--web.enable-lifecycle", ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"], cwd: dir },
   );
   child.stdout.on("data", (c: Buffer) => output.push(c.toString()));
@@ -66,4 +66,45 @@ scrape_configs:
     static_configs:
       - targets: [${targets.map((t) => `"${t}"`).join(", ")}]
 `;
+}
+
+export interface RunningAlertmanager {
+  url: string;
+  address: string;
+  stop(): Promise<void>;
+}
+
+/** Debian's Alertmanager, alone (no cluster), on a free port. */
+export async function startAlertmanager(configYaml: string): Promise<RunningAlertmanager> {
+  const dir = tempDir("hop3-health-alertmanager-");
+  const port = await closedPort();
+  const configFile = path.join(dir, "alertmanager.yml");
+  await writeFile(configFile, configYaml);
+  const output: string[] = [];
+  const child = spawn(
+    "prometheus-alertmanager",
+    [`--config.file=${configFile}`, `--storage.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address="],
+    { stdio: ["ignore", "pipe", "pipe"], cwd: dir },
+  );
+  child.stdout.on("data", (c: Buffer) => output.push(c.toString()));
+  child.stderr.on("data", (c: Buffer) => output.push(c.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await eventually(async () => child.exitCode === null && (await fetch(`${url}/-/ready`)).ok, 30_000, "Alertmanager to be ready");
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw new Error(`${String(error)}\n${output.join("")}`);
+  }
+  return {
+    url,
+    address: `127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) resolve();
+        else {
+          child.once("exit", () => resolve());
+          child.kill("SIGTERM");
+        }
+      }),
+  };
 }

@@ -1,0 +1,160 @@
+// The whole chain: a real exporter, a real Prometheus loading the rules (with short `for:`), a real
+// Alertmanager routing with the example config, and a webhook receiver here. A backing service
+// breaks, the page arrives; it is mended, the page resolves. Then every dashboard query runs
+// against that Prometheus and returns data.
+
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import http from "node:http";
+import net from "node:net";
+import path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { buildDashboard } from "../grafana/dashboard.js";
+import { makeCertificate } from "./helpers/certs.js";
+import { REPO, tempDir } from "./helpers/cli.js";
+import { eventually, startExporter, type RunningExporter } from "./helpers/exporter.js";
+import { startAlertmanager, startPrometheus, type RunningAlertmanager, type RunningPrometheus } from "./helpers/prometheus.js";
+import { closedPort, requireSharedServers } from "./helpers/servers.js";
+
+interface WebhookMessage {
+  receiver: string;
+  status: string;
+  alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }>;
+}
+
+const stops: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const stop of stops.reverse()) await stop();
+});
+
+/** A webhook receiver: what Alertmanager posted, by path. */
+async function startReceiver(): Promise<{ url: string; received: Map<string, WebhookMessage[]> }> {
+  const received = new Map<string, WebhookMessage[]>();
+  const server = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (c: Buffer) => (body += c.toString()));
+    req.on("end", () => {
+      received.set(req.url ?? "", [...(received.get(req.url ?? "") ?? []), JSON.parse(body) as WebhookMessage]);
+      res.end("ok");
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  stops.push(() => new Promise((resolve) => server.close(resolve)));
+  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, received };
+}
+
+/** A TCP forwarder from `port` to the machine's PostgreSQL: "mending" the broken backing service. */
+async function startForwarder(port: number, targetPort: number): Promise<() => Promise<void>> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(targetPort, "127.0.0.1");
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => s.destroy());
+      s.on("close", () => sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
+  return () =>
+    new Promise<void>((resolve) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => resolve());
+    });
+}
+
+describe("alerting end to end", () => {
+  it("pages Hop3HealthCheckFailing for a broken backing service, resolves it once mended, and feeds every dashboard query", async () => {
+    await requireSharedServers();
+    const receiver = await startReceiver();
+    const brokenPort = await closedPort();
+
+    // An exporter with a PostgreSQL check pointed at a closed port, a certificate and an app.
+    const root = tempDir();
+    await mkdir(path.join(root, "nginx/ssl"), { recursive: true });
+    await writeFile(path.join(root, "nginx/ssl/hop3.crt"), (await makeCertificate({ domain: "hop3.example.test", notAfterDays: 40 })).pem);
+    const appServer = http.createServer((_req, res) => res.end("ok"));
+    await new Promise<void>((resolve) => appServer.listen(0, "127.0.0.1", resolve));
+    stops.push(() => new Promise((resolve) => appServer.close(resolve)));
+    await mkdir(path.join(root, "apps/web"), { recursive: true });
+    await writeFile(path.join(root, "apps/web/hop3.toml"), '[healthcheck]\npath = "/health"\ninterval = 1\n');
+    await writeFile(path.join(root, "apps/web/ENV"), `PORT=${(appServer.address() as net.AddressInfo).port}\n`);
+    await writeFile(path.join(root, "nginx.pid"), `${process.pid}\n`);
+    const exporter: RunningExporter = await startExporter({
+      root,
+      interval: 1,
+      // This test process stands in for nginx, so that the Services section has a check too.
+      config: `[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:${brokenPort}/test"\ntimeout = 1\n[checks.nginx]\npidfile = "${root}/nginx.pid"\n`,
+    });
+    stops.push(() => exporter.stop("SIGKILL"));
+    const probe = (): Promise<Response> =>
+      fetch(`${exporter.url}/api/v1/probes`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"app": "web"}' });
+    expect((await probe()).status).toBe(200);
+
+    // Alertmanager with the example's routing, its receivers pointed here, its waits shortened.
+    const example = await readFile(path.join(REPO, "alerts/alertmanager.example.yml"), "utf8");
+    const alertmanager: RunningAlertmanager = await startAlertmanager(
+      example
+        .replaceAll("http://127.0.0.1:5001", receiver.url)
+        .replace(/group_wait: \S+/, "group_wait: 1s")
+        .replace(/group_interval: \S+/, "group_interval: 1s"),
+    );
+    stops.push(() => alertmanager.stop());
+
+    // Prometheus with the rules as they are, but for `for:` durations of 2 seconds.
+    const rules = (await readFile(path.join(REPO, "alerts/hop3-health.rules.yml"), "utf8")).replace(/^(\s+for:) \S+$/gm, "$1 2s");
+    const target = `127.0.0.1:${exporter.port}`;
+    const prometheus: RunningPrometheus = await startPrometheus(
+      `global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+rule_files: [hop3-health.rules.yml]
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ["${alertmanager.address}"]
+scrape_configs:
+  - job_name: hop3-health
+    static_configs:
+      - targets: ["${target}"]
+`,
+      { "hop3-health.rules.yml": rules },
+      ["--rules.alert.resend-delay=1s"],
+    );
+    stops.push(() => prometheus.stop());
+
+    // The page arrives at the pager receiver, critical, for the postgresql check of this instance.
+    type Alert = WebhookMessage["alerts"][number];
+    const firing = await eventually<Alert>(() => {
+      const notes = receiver.received.get("/hop3/pager") ?? [];
+      return notes.flatMap((n) => n.alerts).find((a) => a.status === "firing" && a.labels.alertname === "Hop3HealthCheckFailing");
+    }, 60_000, "Hop3HealthCheckFailing at the pager");
+    expect(firing.labels).toMatchObject({ severity: "critical", check: "postgresql", instance: target, job: "hop3-health", section: "Backing services" });
+    expect(firing.annotations.summary).toBe(`Hop3 check postgresql is failing on ${target}`);
+    expect(firing.annotations.runbook_url).toMatch(/docs\/runbooks\.md#hop3healthcheckfailing$/);
+
+    // Every dashboard query parses, runs and returns data. A second probe makes the probe counters move.
+    expect((await probe()).status).toBe(200);
+    await eventually(async () => (await prometheus.query('hop3_deploy_probe_total{result="success"}'))[0]?.value[1] === "2", 20_000, "the second probe to be scraped");
+    const instances = (await (await fetch(`${prometheus.url}/api/v1/label/instance/values?match[]=hop3_server_info`)).json()) as { data: string[] };
+    expect(instances.data).toEqual([target]);
+    const dashboard = buildDashboard();
+    const exprs = (dashboard.panels ?? []).flatMap((p) => ("targets" in p ? (p.targets ?? []) : []).map((t) => [p.title, (t as { expr: string }).expr] as const));
+    for (const [title, expr] of exprs) {
+      const promql = expr.replaceAll("$instance", target.replaceAll(".", "\\\\.")).replaceAll("$__range", "1h").replaceAll("$__rate_interval", "1m");
+      const result = await prometheus.query(promql);
+      expect(result.length, `${title}: ${promql}`).toBeGreaterThan(0);
+    }
+
+    // Mended: the check passes again, and the page resolves.
+    const stopForwarder = await startForwarder(brokenPort, 5432);
+    stops.push(stopForwarder);
+    const resolved = await eventually<Alert>(() => {
+      const notes = receiver.received.get("/hop3/pager") ?? [];
+      return notes.flatMap((n) => n.alerts).find((a) => a.status === "resolved" && a.labels.alertname === "Hop3HealthCheckFailing" && a.labels.check === "postgresql");
+    }, 60_000, "Hop3HealthCheckFailing to resolve");
+    expect(resolved.labels.instance).toBe(target);
+    // The failure paged; it did not go to chat.
+    const chat = (receiver.received.get("/hop3/chat") ?? []).flatMap((n) => n.alerts);
+    expect(chat.some((a) => a.labels.alertname === "Hop3HealthCheckFailing")).toBe(false);
+  }, 180_000);
+});

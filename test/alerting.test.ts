@@ -1,0 +1,185 @@
+// The alert rules, the Alertmanager and Prometheus examples, the dashboard and the compose file,
+// checked with the real tools: promtool, amtool, docker-compose.
+
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { writeFile, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { buildDashboard, dashboardJson } from "../grafana/dashboard.js";
+import { REPO, tempDir } from "./helpers/cli.js";
+
+function run(command: string, args: string[], cwd = REPO): Promise<{ code: number; output: string; stdout: string }> {
+  return new Promise((resolve) => {
+    execFile(command, args, { cwd, timeout: 60_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, output: stdout + stderr, stdout });
+    });
+  });
+}
+
+interface Rule {
+  alert?: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+const RULES_FILE = path.join(REPO, "alerts/hop3-health.rules.yml");
+const rules = (parseYaml(readFileSync(RULES_FILE, "utf8")) as { groups: Array<{ rules: Rule[] }> }).groups.flatMap((g) => g.rules);
+const CONTRACT_ALERTS = [
+  "Hop3HealthCheckFailing",
+  "Hop3HealthCheckDegraded",
+  "Hop3HealthExporterDown",
+  "Hop3HealthChecksStale",
+  "Hop3CertificateExpiringSoon",
+  "Hop3CertificateExpired",
+  "Hop3DeployProbeFailed",
+  "Hop3AppUnhealthy",
+];
+
+describe("alert rules", () => {
+  it("pass promtool check rules", async () => {
+    const result = await run("promtool", ["check", "rules", RULES_FILE]);
+    expect(result.output).toContain("SUCCESS");
+    expect(result.code).toBe(0);
+  });
+
+  it("pass their promtool unit tests", async () => {
+    const result = await run("promtool", ["test", "rules", "hop3-health.rules.test.yml"], path.join(REPO, "alerts"));
+    expect(result.output).toContain("SUCCESS");
+    expect(result.code).toBe(0);
+  });
+
+  it("are all tested firing and not firing", () => {
+    const tests = parseYaml(readFileSync(path.join(REPO, "alerts/hop3-health.rules.test.yml"), "utf8")) as {
+      tests: Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }>;
+    };
+    const cases = tests.tests.flatMap((t) => t.alert_rule_test);
+    for (const name of new Set(rules.map((r) => r.alert))) {
+      expect(cases.some((c) => c.alertname === name && c.exp_alerts.length > 0), `${name} firing`).toBe(true);
+      expect(cases.some((c) => c.alertname === name && c.exp_alerts.length === 0), `${name} not firing`).toBe(true);
+    }
+  });
+
+  it("name the contract's alerts, with severity, summary, description and a runbook that exists", () => {
+    const names = rules.map((r) => r.alert);
+    for (const name of CONTRACT_ALERTS) expect(names).toContain(name);
+    const runbooks = readFileSync(path.join(REPO, "docs/runbooks.md"), "utf8");
+    const anchors = new Set([...runbooks.matchAll(/^## (\S+)$/gm)].map((m) => m[1]!.toLowerCase()));
+    for (const rule of rules) {
+      expect(["critical", "warning", "info"], rule.alert).toContain(rule.labels?.severity);
+      expect(Object.keys(rule.annotations ?? {}).sort(), rule.alert).toEqual(["description", "runbook_url", "summary"]);
+      const anchor = /docs\/runbooks\.md#([a-z0-9-]+)$/.exec(rule.annotations!.runbook_url!)?.[1];
+      expect(anchor, rule.alert).toBe(rule.alert!.toLowerCase());
+      expect(anchors.has(anchor!), `runbook section for ${rule.alert}`).toBe(true);
+      // A check or app label, static or carried by the series the expression selects.
+      expect(Boolean(rule.labels?.check) || /hop3_(health_severity|health_check_|app_health|deploy_probe)|"check"|"app:/.test(rule.expr), rule.alert).toBe(true);
+      // Nothing aggregates the instance away.
+      expect(rule.expr, rule.alert).not.toMatch(/\b(sum|max|min|avg|count)\s*(\(|by\s*\((?![^)]*instance))/);
+    }
+  });
+});
+
+describe("Alertmanager example", () => {
+  const file = path.join(REPO, "alerts/alertmanager.example.yml");
+
+  it("passes amtool check-config", async () => {
+    const result = await run("amtool", ["check-config", file]);
+    expect(result.output).toContain("SUCCESS");
+    expect(result.code).toBe(0);
+  });
+
+  it("routes critical to the pager, warning to chat and info nowhere", async () => {
+    const route = async (...labels: string[]): Promise<string> => (await run("amtool", ["config", "routes", "test", `--config.file=${file}`, ...labels])).stdout.trim();
+    expect(await route("severity=critical", "check=postgresql")).toBe("pager");
+    expect(await route("severity=warning", "check=redis")).toBe("chat");
+    expect(await route("severity=info", "check=ssl:hop3.example.com")).toBe("null");
+  });
+
+  it("groups by instance and check, and lets a critical alert inhibit the warnings of the same check", () => {
+    const config = parseYaml(readFileSync(file, "utf8")) as {
+      route: { group_by: string[] };
+      inhibit_rules: Array<{ source_matchers: string[]; target_matchers: string[]; equal: string[] }>;
+      receivers: Array<{ name: string; webhook_configs?: unknown[] }>;
+    };
+    expect(config.route.group_by).toEqual(expect.arrayContaining(["instance", "check"]));
+    expect(config.inhibit_rules).toContainEqual({ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ["instance", "check"] });
+    expect(config.receivers.find((r) => r.name === "null")?.webhook_configs).toBeUndefined();
+  });
+});
+
+describe("Prometheus examples", () => {
+  it("pass promtool check config, with the job named hop3-health", async () => {
+    const dir = tempDir();
+    await mkdir(path.join(dir, "rules"));
+    await writeFile(path.join(dir, "rules/hop3-health.rules.yml"), readFileSync(RULES_FILE));
+    for (const example of ["deploy/prometheus.yml", "deploy/compose/prometheus.yml"]) {
+      const text = readFileSync(path.join(REPO, example), "utf8");
+      const config = parseYaml(text) as { scrape_configs: Array<{ job_name: string }> };
+      expect(config.scrape_configs.map((s) => s.job_name), example).toContain("hop3-health");
+      const local = path.join(dir, path.basename(example));
+      await writeFile(local, text.replaceAll("/etc/prometheus/rules/", `${dir}/rules/`));
+      const result = await run("promtool", ["check", "config", local]);
+      expect(result.code, `${example}: ${result.output}`).toBe(0);
+    }
+  });
+});
+
+describe("docker-compose.yml", () => {
+  it("is a valid compose file with the whole stack", async () => {
+    const result = await run("docker-compose", ["-f", "docker-compose.yml", "config", "--services"]);
+    expect(result.code, result.output).toBe(0);
+    const services = result.output.trim().split("\n");
+    for (const name of ["hop3-health", "prometheus", "alertmanager", "grafana", "postgres", "mysql", "redis", "minio"]) expect(services).toContain(name);
+    const compose = parseYaml(readFileSync(path.join(REPO, "docker-compose.yml"), "utf8")) as {
+      services: Record<string, { volumes?: string[]; build?: string }>;
+    };
+    expect(compose.services["hop3-health"]?.build).toBe(".");
+    expect(compose.services.prometheus?.volumes).toContain("./alerts/hop3-health.rules.yml:/etc/prometheus/rules/hop3-health.rules.yml:ro");
+    expect(compose.services.alertmanager?.volumes).toContain("./alerts/alertmanager.example.yml:/etc/alertmanager/alertmanager.yml:ro");
+    expect(compose.services.grafana?.volumes).toContain("./grafana/dashboards:/var/lib/grafana/dashboards:ro");
+  });
+});
+
+describe("the Grafana dashboard", () => {
+  const dashboard = buildDashboard();
+  const panels = dashboard.panels ?? [];
+  const targets = panels.flatMap((p) => ("targets" in p ? (p.targets ?? []) : []) as Array<{ expr: string }>);
+
+  it("is committed as generated from grafana/dashboard.ts", () => {
+    expect(readFileSync(path.join(REPO, "grafana/dashboards/hop3-health.json"), "utf8")).toBe(dashboardJson());
+  });
+
+  it("has $datasource and $instance variables, and every query keeps the instance", () => {
+    const variables = dashboard.templating?.list ?? [];
+    expect(variables.map((v) => [v.name, v.type])).toEqual([
+      ["datasource", "datasource"],
+      ["instance", "query"],
+    ]);
+    expect(targets.length).toBeGreaterThan(15);
+    for (const { expr } of targets) expect(expr).toContain('instance=~"$instance"');
+    for (const p of panels) expect(JSON.stringify(p)).toContain('"uid":"${datasource}"');
+  });
+
+  it("shows every section of the report as ✓/⚠/✗ tiles in green, yellow and red", () => {
+    for (const section of ["Services", "Backing services", "Filesystem", "Configuration", "Certificates", "Apps"]) {
+      const tiles = panels.find((p) => p.title === section);
+      expect(tiles?.type, section).toBe("stat");
+      const json = JSON.stringify(tiles);
+      expect(json).toContain(`section=\\"${section}\\"`);
+      for (const mapping of ['"text":"✓ ok","color":"green"', '"text":"⚠ warn","color":"#EAB839"', '"text":"✗ fail","color":"red"']) expect(json).toContain(mapping);
+    }
+    const titles = panels.map((p) => p.title);
+    for (const title of ["Hop3 server", "Uptime", "Status", "Disk usage", "Certificates: days left", "App health", "Check durations", "Severity timeline"]) {
+      expect(titles).toContain(title);
+    }
+  });
+
+  it("has provisioning for its datasource and itself", () => {
+    const datasource = parseYaml(readFileSync(path.join(REPO, "grafana/provisioning/datasources/prometheus.yml"), "utf8")) as { datasources: Array<{ type: string }> };
+    expect(datasource.datasources[0]?.type).toBe("prometheus");
+    const provider = parseYaml(readFileSync(path.join(REPO, "grafana/provisioning/dashboards/hop3-health.yml"), "utf8")) as { providers: Array<{ options: { path: string } }> };
+    expect(provider.providers[0]?.options.path).toBe("/var/lib/grafana/dashboards");
+  });
+});
