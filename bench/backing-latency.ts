@@ -7,7 +7,6 @@
 
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import http from "node:http";
@@ -17,6 +16,7 @@ import mysql from "mysql2/promise";
 import pg from "pg";
 import S3rver from "s3rver";
 import { createEngine } from "../src/engine/engine.js";
+import { freePort } from "./lib/net.js";
 import { ms, summarise, timeRuns, type Summary } from "./lib/stats.js";
 
 const RUNS = Number(process.env.RUNS ?? 300);
@@ -24,13 +24,6 @@ const PG_URL = "postgresql://postgres@127.0.0.1:5432/test";
 const MYSQL = { host: "127.0.0.1", port: 3306, user: "root", database: "test" };
 const REDIS_URL = "redis://127.0.0.1:6379";
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "hop3-health-bench-"));
 const s3Port = await freePort();

@@ -9,7 +9,6 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -17,19 +16,13 @@ import { fileURLToPath } from "node:url";
 import { createEngine } from "../src/engine/engine.js";
 import { HealthState } from "../src/engine/state.js";
 import { createMetrics } from "../src/exporter/metrics.js";
+import { freePort } from "./lib/net.js";
 import { ms, summarise } from "./lib/stats.js";
 
 const SECONDS_PER_RUN = Number(process.env.SECONDS_PER_RUN ?? 5);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A plugin folder: `count` instant checks, and one that takes `slowSeconds` when above 0. */
 function pluginDir(count: number, slowSeconds: number): string {

@@ -8,24 +8,17 @@
 import { fork } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { createEngine } from "../src/engine/engine.js";
 import { probeOnce, runProbe } from "../src/probe/probe.js";
+import { freePort } from "./lib/net.js";
 import { ms, summarise } from "./lib/stats.js";
 
 const RUNS = Number(process.env.RUNS ?? 100);
 const APPS = Number(process.env.APPS ?? 500);
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Hop3's way: try, then sleep half a second, until it answers or the window closes. */
 async function fixedHalfSecond(url: URL, windowSeconds: number): Promise<boolean> {

@@ -4,13 +4,10 @@
 import pg from "pg";
 import { z } from "zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
-import { budgetMs, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, type Endpoint } from "../src/lib/net.js";
+import { budgetMs, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint } from "../src/lib/net.js";
 
 const settings = z.strictObject({
-  url: z
-    .string()
-    .refine((v) => /^postgres(ql)?:\/\//.test(v) && URL.canParse(v), { error: 'expected a URL such as "postgresql://user@host:5432/db"' })
-    .optional(),
+  url: urlSetting(["postgresql", "postgres"], "postgresql://user@host:5432/db").optional(),
   connections_warn_percent: z.number().min(1).max(100).default(90),
 });
 type Settings = z.infer<typeof settings>;

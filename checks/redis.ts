@@ -4,13 +4,10 @@
 import { Redis } from "ioredis";
 import { z } from "zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
-import { budgetMs, endpointOfUrl, isUnreachable, networkMessage, safeUrl, timedOutMessage, type Endpoint } from "../src/lib/net.js";
+import { budgetMs, endpointOfUrl, isUnreachable, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint } from "../src/lib/net.js";
 
 const settings = z.strictObject({
-  url: z
-    .string()
-    .refine((v) => /^rediss?:\/\//.test(v) && URL.canParse(v), { error: 'expected a URL such as "redis://host:6379/0"' })
-    .optional(),
+  url: urlSetting(["redis", "rediss"], "redis://host:6379/0").optional(),
 });
 type Settings = z.infer<typeof settings>;
 

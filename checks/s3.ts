@@ -6,16 +6,13 @@ import https from "node:https";
 import { HeadBucketCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
-import { budgetMs, endpointOf, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, type Endpoint } from "../src/lib/net.js";
+import { budgetMs, endpointOf, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint } from "../src/lib/net.js";
 
 // The SDK prints a notice about Node 20 on its first client; hop3-health's output stays clean.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const settings = z.strictObject({
-  endpoint: z
-    .string()
-    .refine((v) => /^https?:\/\//.test(v) && URL.canParse(v), { error: 'expected a URL such as "http://127.0.0.1:9000"' })
-    .optional(),
+  endpoint: urlSetting(["http", "https"], "http://127.0.0.1:9000").optional(),
   bucket: z.string().min(1).optional(),
   access_key: z.string().min(1).optional(),
   secret_key: z.string().min(1).optional(),

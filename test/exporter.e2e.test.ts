@@ -2,7 +2,7 @@
 // TLS and basic auth.
 
 import { execFile } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import https from "node:https";
 import path from "node:path";
 import bcrypt from "bcryptjs";
@@ -20,6 +20,19 @@ async function exporter(...args: Parameters<typeof startExporter>): Promise<Runn
   const e = await startExporter(...args);
   started.push(e);
   return e;
+}
+
+/** A HOP3_ROOT with a self-signed certificate for hop3.example.test, 30 days left. */
+async function rootWithCertificate(): Promise<{ root: string; certDir: string }> {
+  const root = tempDir();
+  const certDir = path.join(root, "nginx/ssl");
+  await mkdir(certDir, { recursive: true });
+  await writeFile(path.join(certDir, "hop3.crt"), (await makeCertificate({ domain: "hop3.example.test", notAfterDays: 30 })).pem);
+  return { root, certDir };
+}
+
+async function ready(e: RunningExporter): Promise<void> {
+  await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
 }
 
 async function text(url: string): Promise<string> {
@@ -51,7 +64,7 @@ describe("hop3-health serve", () => {
     await set(plugin, "three.severity", "fail");
     await set(plugin, "off.severity", "skip");
     const e = await exporter({ config: `plugins = ["${plugin}"]` });
-    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    await ready(e);
     const metrics = await text(`${e.url}/metrics`);
 
     expect(metricValue(metrics, "hop3_health_severity", { check: "ctl-one", section: "Apps" })).toBe(0);
@@ -80,12 +93,9 @@ describe("hop3-health serve", () => {
   });
 
   it("publishes certificate gauges from the certificate checks", async () => {
-    const root = tempDir();
-    const certDir = path.join(root, "nginx/ssl");
-    await import("node:fs/promises").then((fs) => fs.mkdir(certDir, { recursive: true }));
-    await writeFile(path.join(certDir, "hop3.crt"), (await makeCertificate({ domain: "hop3.example.test", notAfterDays: 30 })).pem);
+    const { root, certDir } = await rootWithCertificate();
     const e = await exporter({ root });
-    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    await ready(e);
     const metrics = await text(`${e.url}/metrics`);
     const labels = { domain: "hop3.example.test", source: path.join(certDir, "hop3.crt") };
     const notAfter = metricValue(metrics, "hop3_certificate_not_after_timestamp_seconds", labels)!;
@@ -96,7 +106,7 @@ describe("hop3-health serve", () => {
   it("answers /metrics while a check is still running", async () => {
     const plugin = await controllablePlugin();
     const e = await exporter({ config: `plugins = ["${plugin}"]\n[checks.ctl-two]\ntimeout = 10\n`, interval: 1 });
-    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    await ready(e);
     // From now on, ctl-two takes 6 s a run.
     await set(plugin, "two.delay", "6000");
     await eventually(async () => (await readFile(path.join(plugin, "two.started"), "utf8").catch(() => "")) !== "", 10_000, "a slow run to start");
@@ -151,7 +161,7 @@ describe("hop3-health serve", () => {
       `${JSON.stringify({ time: "2026-01-01T00:00:00.000Z", kind: "transition", check: "ctl-one", from: null, to: "fail", message: "old" })}\n{"time":"2026-01-01T00:00:01.000Z","kind":"transi`,
     );
     const e = await exporter({ root, config: `plugins = ["${plugin}"]\nevents = "${eventsFile}"` });
-    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    await ready(e);
     expect(e.logs().some((l) => l.includes('"level":"warn"') && l.includes("line 2 is not a complete event"))).toBe(true);
     // ctl-one was fail before the crash and is ok now: that is a transition; the others are new.
     const events = await eventually(async () => {
@@ -183,7 +193,7 @@ describe("hop3-health serve", () => {
     await set(plugin, "two.severity", "warn");
     await set(plugin, "two.message", "queue <b>backlog</b>");
     const e = await exporter({ config: `plugins = ["${plugin}"]` });
-    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    await ready(e);
 
     const json = (await (await fetch(`${e.url}/status`)).json()) as { overall: string; identity: { hostname: string }; sections: Array<{ title: string }> };
     expect(json.overall).toBe("warn");
@@ -214,12 +224,9 @@ describe("hop3-health serve", () => {
   });
 
   it("promtool check metrics has nothing to say about a real scrape", async () => {
-    const root = tempDir();
-    const certDir = path.join(root, "nginx/ssl");
-    await import("node:fs/promises").then((fs) => fs.mkdir(certDir, { recursive: true }));
-    await writeFile(path.join(certDir, "hop3.crt"), (await makeCertificate({ domain: "hop3.example.test", notAfterDays: 30 })).pem);
+    const { root } = await rootWithCertificate();
     const e = await exporter({ root });
-    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 10_000, "ready");
+    await ready(e);
     const metrics = await text(`${e.url}/metrics`);
     const result = await new Promise<{ code: number; output: string }>((resolve) => {
       const child = execFile("promtool", ["check", "metrics"], (error, stdout, stderr) => {

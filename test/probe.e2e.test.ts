@@ -10,6 +10,7 @@ import { isLoopback } from "../src/exporter/probes.js";
 import { readHealthEndpoint } from "../src/probe/manifest.js";
 import { runCli, tempDir } from "./helpers/cli.js";
 import { eventually, metricValue, startExporter, type RunningExporter } from "./helpers/exporter.js";
+import { stopChild } from "./helpers/processes.js";
 import { closedPort } from "./helpers/servers.js";
 
 const APP = fileURLToPath(new URL("./fixtures/app.mjs", import.meta.url));
@@ -33,17 +34,7 @@ async function startApp(mode: string, delaySeconds = 0, port?: number): Promise<
   });
   // Modes that listen at once say so; late-listen does not, on purpose.
   if (mode !== "late-listen") await new Promise((resolve) => child.once("message", resolve));
-  const app: TestApp = {
-    port: chosen,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else {
-          child.once("exit", () => resolve());
-          child.kill("SIGKILL");
-        }
-      }),
-  };
+  const app: TestApp = { port: chosen, stop: () => stopChild(child) };
   cleanups.push(() => app.stop());
   return app;
 }

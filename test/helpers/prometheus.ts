@@ -1,10 +1,10 @@
 // Debian's Prometheus, started by the test on a free port, with its own storage.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { tempDir } from "./cli.js";
-import { eventually } from "./exporter.js";
+import { startDaemon, stopChild } from "./processes.js";
 import { closedPort } from "./servers.js";
 
 export interface RunningPrometheus {
@@ -21,21 +21,14 @@ export async function startPrometheus(configYaml: string, extraFiles: Record<str
   for (const [name, content] of Object.entries(extraFiles)) await writeFile(path.join(dir, name), content);
   const configFile = path.join(dir, "prometheus.yml");
   await writeFile(configFile, configYaml);
-  const output: string[] = [];
-  const child = spawn(
+  const url = `http://127.0.0.1:${port}`;
+  const child = await startDaemon(
     "prometheus",
     [`--config.file=${configFile}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--web.enable-lifecycle", ...extraArgs],
-    { stdio: ["ignore", "pipe", "pipe"], cwd: dir },
+    dir,
+    `${url}/-/ready`,
+    "Prometheus",
   );
-  child.stdout.on("data", (c: Buffer) => output.push(c.toString()));
-  child.stderr.on("data", (c: Buffer) => output.push(c.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await eventually(async () => child.exitCode === null && (await fetch(`${url}/-/ready`)).ok, 30_000, "Prometheus to be ready");
-  } catch (error) {
-    child.kill("SIGKILL");
-    throw new Error(`${String(error)}\n${output.join("")}`);
-  }
   return {
     url,
     process: child,
@@ -45,14 +38,7 @@ export async function startPrometheus(configYaml: string, extraFiles: Record<str
       if (body.status !== "success") throw new Error(`query ${promql}: ${body.error ?? response.status}`);
       return body.data.result;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) resolve();
-        else {
-          child.once("exit", () => resolve());
-          child.kill("SIGTERM");
-        }
-      }),
+    stop: () => stopChild(child, "SIGTERM"),
   };
 }
 
@@ -80,31 +66,13 @@ export async function startAlertmanager(configYaml: string): Promise<RunningAler
   const port = await closedPort();
   const configFile = path.join(dir, "alertmanager.yml");
   await writeFile(configFile, configYaml);
-  const output: string[] = [];
-  const child = spawn(
+  const url = `http://127.0.0.1:${port}`;
+  const child = await startDaemon(
     "prometheus-alertmanager",
     [`--config.file=${configFile}`, `--storage.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address="],
-    { stdio: ["ignore", "pipe", "pipe"], cwd: dir },
+    dir,
+    `${url}/-/ready`,
+    "Alertmanager",
   );
-  child.stdout.on("data", (c: Buffer) => output.push(c.toString()));
-  child.stderr.on("data", (c: Buffer) => output.push(c.toString()));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    await eventually(async () => child.exitCode === null && (await fetch(`${url}/-/ready`)).ok, 30_000, "Alertmanager to be ready");
-  } catch (error) {
-    child.kill("SIGKILL");
-    throw new Error(`${String(error)}\n${output.join("")}`);
-  }
-  return {
-    url,
-    address: `127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) resolve();
-        else {
-          child.once("exit", () => resolve());
-          child.kill("SIGTERM");
-        }
-      }),
-  };
+  return { url, address: `127.0.0.1:${port}`, stop: () => stopChild(child, "SIGTERM") };
 }

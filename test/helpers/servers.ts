@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import net from "node:net";
 import path from "node:path";
 import { tempDir } from "./cli.js";
+import { stopChild } from "./processes.js";
 
 export interface Listener {
   port: number;
@@ -69,18 +70,7 @@ export async function startRedis(): Promise<RedisInstance> {
     stdio: "ignore",
   });
   await waitForPort(port, 10_000);
-  return {
-    port,
-    process: child,
-    close: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) resolve();
-        else {
-          child.once("exit", () => resolve());
-          child.kill("SIGKILL");
-        }
-      }),
-  };
+  return { port, process: child, close: () => stopChild(child) };
 }
 
 export async function waitForPort(port: number, timeoutMs: number, host = "127.0.0.1"): Promise<void> {
