@@ -119,9 +119,16 @@ async function fetchReport(url: string): Promise<Report> {
     throw new UsageError(`--url ${JSON.stringify(url)} is not a URL`);
   }
   if (target.pathname === "/" || target.pathname === "") target.pathname = "/status";
+  // Basic auth given in the URL (http://user:password@host:9483) goes in a header, not the URL.
+  const headers: Record<string, string> = { accept: "application/json" };
+  if (target.username || target.password) {
+    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString("base64")}`;
+    target.username = "";
+    target.password = "";
+  }
   let response: Response;
   try {
-    response = await fetch(target, { signal: AbortSignal.timeout(30_000), headers: { accept: "application/json" } });
+    response = await fetch(target, { signal: AbortSignal.timeout(30_000), headers });
   } catch (error) {
     throw new Error(`could not reach ${target.origin}: ${errorMessage((error as { cause?: unknown }).cause ?? error)}`);
   }

@@ -274,6 +274,17 @@ describe("protection", () => {
     await expect(fetch(`http://127.0.0.1:${e.port}/-/healthy`)).rejects.toThrow();
   });
 
+  it("lets `status --url` give basic auth credentials in the URL", async () => {
+    const hash = await bcrypt.hash("let-me-see", 4);
+    const e = await exporter({ waitHealthy: false, config: `[web.basic_auth_users]\noperator = "${hash}"\n` });
+    const withCredentials = `http://operator:let-me-see@127.0.0.1:${e.port}`;
+    await eventually(async () => (await runCli(["status", "--url", withCredentials, "--quiet"])).code === 0, 15_000, "an authenticated report");
+    const without = await runCli(["status", "--url", e.url]);
+    expect(without.code).toBe(3);
+    expect(without.stderr).toContain("answered HTTP 401");
+    expect(without.stderr + without.stdout).not.toContain("let-me-see");
+  });
+
   it("refuses bad TLS and auth configuration at start, naming the key", async () => {
     const dir = tempDir();
     const { pem } = await makeCertificate({ domain: "localhost", notAfterDays: 30 });

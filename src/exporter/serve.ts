@@ -186,28 +186,34 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
 
 /** The `serve` command: runs until SIGTERM or SIGINT, then stops cleanly and exits 0. */
 export async function serveUntilSignalled(options: ServeOptions): Promise<never> {
-  const exporter = await startExporter(options);
-  const { logger } = exporter.engine;
-  return new Promise<never>(() => {
-    const onSignal = (signal: NodeJS.Signals): void => {
-      logger.info(`${signal}: stopping`);
-      // Whatever happens, do not outlive the longest check by much.
-      setTimeout(() => {
-        logger.error("did not stop in time; exiting");
+  // A signal during start-up (startup verification can take a timeout) ends it as cleanly.
+  const started: { exporter?: Exporter } = {};
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) return;
+    stopping = true;
+    const { exporter } = started;
+    if (!exporter) process.exit(0);
+    const { logger } = exporter.engine;
+    logger.info(`${signal}: stopping`);
+    // Checks are aborted at once; this is only a guard against a stop that hangs.
+    setTimeout(() => {
+      logger.error("did not stop in time; exiting");
+      process.exit(1);
+    }, 15_000).unref();
+    exporter.stop().then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error(`while stopping: ${errorMessage(error)}`);
         process.exit(1);
-      }, 15_000).unref();
-      exporter.stop().then(
-        () => {
-          logger.info("stopped");
-          process.exit(0);
-        },
-        (error: unknown) => {
-          logger.error(`while stopping: ${errorMessage(error)}`);
-          process.exit(1);
-        },
-      );
-    };
-    process.once("SIGTERM", onSignal);
-    process.once("SIGINT", onSignal);
-  });
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  started.exporter = await startExporter(options);
+  return new Promise<never>(() => undefined);
 }
