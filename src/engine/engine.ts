@@ -34,7 +34,7 @@ export interface EngineOptions extends LoadOptions {
   /** Where logs go: 1 stdout (serve), 2 stderr (commands whose stdout is their output). */
   logFd?: 1 | 2;
   logLevel?: string;
-  /** Readable log lines instead of JSON (for a terminal). */
+  /** Readable log lines instead of JSON; by default when the log goes to a terminal. */
   prettyLogs?: boolean;
   /** Where logs go instead of logFd. */
   logStream?: NodeJS.WritableStream;
@@ -50,7 +50,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     level: options.logLevel ?? config.log_level,
     fd: options.logFd ?? 2,
     redact,
-    pretty: options.prettyLogs ?? false,
+    pretty: options.prettyLogs ?? (!options.logStream && (options.logFd === 1 ? process.stdout : process.stderr).isTTY),
     ...(options.logStream ? { stream: options.logStream } : {}),
   });
   routeProcessWarnings(logger);

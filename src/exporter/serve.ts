@@ -78,7 +78,7 @@ function eventOf(transition: Transition): HealthEvent {
 }
 
 export async function startExporter(options: ServeOptions = {}): Promise<Exporter> {
-  const engine = await createEngine({ file: options.file, env: options.env ?? process.env, logFd: 1, prettyLogs: process.stdout.isTTY });
+  const engine = await createEngine({ file: options.file, env: options.env ?? process.env, logFd: 1 });
   const { config, logger } = engine;
   const secure = tlsOptions(config, (keyPath) => engine.loaded.originOf(keyPath));
   const auth = createBasicAuth(config.web.basic_auth_users);

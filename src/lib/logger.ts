@@ -38,6 +38,8 @@ const LEVEL_COLOURS: Record<string, string> = { fatal: "\x1b[35m", error: "\x1b[
 
 /** "07:31:28 INFO  message key=value", for a person at a terminal. */
 function prettyStream(out: { write(text: string): unknown }): Writable {
+  const plain = process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== "";
+  const paint = (code: string, text: string): string => (plain ? text : `${code}${text}\x1b[0m`);
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
       for (const line of chunk.toString().split("\n")) {
@@ -49,7 +51,7 @@ function prettyStream(out: { write(text: string): unknown }): Writable {
             .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
             .join(" ");
           const clock = typeof time === "string" ? time.slice(11, 19) : "";
-          out.write(`${clock} ${LEVEL_COLOURS[label] ?? ""}${label.toUpperCase().padEnd(5)}\x1b[0m ${typeof msg === "string" ? msg : JSON.stringify(msg)}${extra ? ` \x1b[90m${extra}\x1b[0m` : ""}\n`);
+          out.write(`${clock} ${paint(LEVEL_COLOURS[label] ?? "", label.toUpperCase().padEnd(5))} ${typeof msg === "string" ? msg : JSON.stringify(msg)}${extra ? ` ${paint("\x1b[90m", extra)}` : ""}\n`);
         } catch {
           out.write(`${line}\n`);
         }
