@@ -147,7 +147,13 @@ function certificateCheck(id: string, domain: string, source: string, getCert: (
     section: "Certificates",
     isConfigured: () => true,
     async check(signal): Promise<HealthCheckResult> {
-      const cert = await getCert(signal);
+      let cert: X509Certificate;
+      try {
+        cert = await getCert(signal);
+      } catch (error) {
+        // A served certificate that cannot be fetched: say why, with where.
+        return { name, passed: false, message: error instanceof Error ? error.message : String(error), details: { domain, source } };
+      }
       const { severity, message } = assessCertificate(cert, config.warn_days, config.fail_days);
       const selfSigned = isSelfSigned(cert);
       const labels = { domain, source };

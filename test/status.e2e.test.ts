@@ -2,10 +2,13 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
+import tls from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeAuthority, makeCertificate } from "./helpers/certs.js";
 import { makeHop3Root, runCli, tempDir } from "./helpers/cli.js";
+import { closedPort } from "./helpers/servers.js";
 
 interface JsonItem {
   check: string;
@@ -251,5 +254,27 @@ describe("hop3-health status", () => {
     await writeConfig('[identity]\nhostname = "h"\nip = "192.0.2.1"\n');
     const result = await runCli(["--config", configFile, "status"]);
     expect(result.stdout.split("\n")[0]).toMatch(/^Hop3 server: h \(192\.0\.2\.1\) — v0\.5\.0\.dev3 — up /);
+  });
+});
+
+describe("certificates served at an endpoint", () => {
+  it("fetches the served certificate, and says why when it cannot", async () => {
+    const { pem, keyPem } = await makeCertificate({ domain: "served.example.test", notAfterDays: 20 });
+    const server = tls.createServer({ cert: pem, key: keyPem }, (socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    const refused = await closedPort();
+    try {
+      const { configFile, writeConfig } = await makeHop3Root();
+      await writeConfig(`[checks.ssl]\npaths = []\nendpoints = ["127.0.0.1:${port}", "localhost:${refused}"]\n`);
+      const result = await runCli(["--config", configFile, "status", "--json"]);
+      const byId = items(JSON.parse(result.stdout) as JsonReport);
+      expect(byId["ssl:127.0.0.1"]).toMatchObject({ severity: "warn", detail: "self-signed (Let's Encrypt not configured)" });
+      expect(byId["ssl:127.0.0.1"]!.details).toMatchObject({ source: `127.0.0.1:${port}`, subject_alt_names: "DNS:served.example.test" });
+      expect(byId["ssl:localhost"]).toMatchObject({ severity: "fail", detail: `connection refused (localhost:${refused})` });
+      expect(byId.ssl).toMatchObject({ severity: "ok", detail: "2 certificates found" });
+    } finally {
+      server.close();
+    }
   });
 });
