@@ -66,10 +66,19 @@ function isNamed(info: ProcessInfo, name: string): boolean {
   return INTERPRETERS.test(argv0) && info.argv.slice(1).some((arg, i) => i < 3 && path.basename(arg) === name);
 }
 
-async function processesNamed(name: string): Promise<ProcessInfo[]> {
+async function readProcessTable(): Promise<ProcessInfo[]> {
   const pids = (await readdir("/proc")).filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => pid !== process.pid);
   const infos = await Promise.all(pids.map(readProcess));
-  return infos.filter((i): i is ProcessInfo => i !== undefined && !i.zombie && isNamed(i, name));
+  return infos.filter((i): i is ProcessInfo => i !== undefined && !i.zombie);
+}
+
+/** The service checks of a cycle run side by side: they share one reading of the process table. */
+let table: { readAt: number; processes: Promise<ProcessInfo[]> } | undefined;
+const TABLE_MAX_AGE_MS = 500;
+
+async function processesNamed(name: string): Promise<ProcessInfo[]> {
+  if (!table || Date.now() - table.readAt > TABLE_MAX_AGE_MS) table = { readAt: Date.now(), processes: readProcessTable() };
+  return (await table.processes).filter((info) => isNamed(info, name));
 }
 
 async function byPidfile(pidfile: string, name: string | undefined): Promise<[boolean, string]> {

@@ -9,10 +9,10 @@ import { ProbeInputError } from "./probe/target.js";
 import { createEngine } from "./engine/engine.js";
 import { errorMessage } from "./engine/runner.js";
 import { buildReport, exitCodeFor, type Report } from "./report/report.js";
-import { toJson, type JsonReport } from "./report/json.js";
+import { fromJson, toJson, type JsonReport } from "./report/json.js";
 import { renderQuiet, renderText, wantsColour } from "./report/text.js";
 import { worstSeverity, type Severity } from "./health/model.js";
-import { makeRedactor } from "./health/redact.js";
+import { maskUrlCredentials } from "./health/redact.js";
 
 const UNKNOWN = 3;
 
@@ -133,28 +133,7 @@ async function fetchReport(url: string): Promise<Report> {
     throw new Error(`could not reach ${target.origin}: ${errorMessage((error as { cause?: unknown }).cause ?? error)}`);
   }
   if (!response.ok) throw new Error(`${target.href} answered HTTP ${response.status}`);
-  const body = (await response.json()) as JsonReport;
-  return {
-    identity: body.identity,
-    overall: body.overall,
-    counts: body.summary,
-    generatedAt: new Date(body.generated_at),
-    sections: body.sections.map((section) => ({
-      title: section.title,
-      items: section.items.map((item) => ({
-        check: item.check,
-        name: item.name,
-        section: section.title,
-        severity: item.severity as Severity,
-        passed: item.passed,
-        detail: item.detail,
-        details: item.details,
-        measurements: [],
-        durationSeconds: item.duration_seconds,
-        finishedAt: new Date(body.generated_at),
-      })),
-    })),
-  };
+  return fromJson((await response.json()) as JsonReport);
 }
 
 function positiveNumber(value: string | undefined, option: string, integer: boolean): number | undefined {
@@ -209,8 +188,6 @@ async function checkConfig(file: string | undefined): Promise<Output> {
   }
   return { stdout: `${lines.join("\n")}\n`, code: exitCodeFor(worstSeverity(problems)) };
 }
-
-const maskUrlCredentials = makeRedactor([]);
 
 function finish(stdout: string, stderr: string, code: number): void {
   // Whatever went wrong, a URL's password does not reach the terminal.

@@ -5,18 +5,11 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderText, wantsColour } from "../src/report/text.js";
 import { buildReport } from "../src/report/report.js";
-import { makeHop3Root, runCli } from "./helpers/cli.js";
+import { itemsOf, makeHop3Root, runCli, type JsonReport, type ReportItem } from "./helpers/cli.js";
 
-interface Item {
-  check: string;
-  severity: string;
-  detail: string;
-  details: Record<string, unknown>;
-}
-async function statusItems(configFile: string): Promise<{ code: number; items: Record<string, Item> }> {
+async function statusItems(configFile: string): Promise<{ code: number; items: Record<string, ReportItem> }> {
   const result = await runCli(["--config", configFile, "status", "--json"]);
-  const report = JSON.parse(result.stdout) as { sections: Array<{ items: Item[] }> };
-  return { code: result.code, items: Object.fromEntries(report.sections.flatMap((s) => s.items.map((i) => [i.check, i]))) };
+  return { code: result.code, items: itemsOf(JSON.parse(result.stdout) as JsonReport) };
 }
 
 describe("disk-usage", () => {

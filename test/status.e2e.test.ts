@@ -7,28 +7,8 @@ import path from "node:path";
 import tls from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeAuthority, makeCertificate } from "./helpers/certs.js";
-import { makeHop3Root, runCli, tempDir } from "./helpers/cli.js";
+import { itemsOf as items, makeHop3Root, runCli, tempDir, type JsonReport } from "./helpers/cli.js";
 import { closedPort } from "./helpers/servers.js";
-
-interface JsonItem {
-  check: string;
-  name: string;
-  severity: string;
-  passed: boolean;
-  detail: string;
-  details: Record<string, unknown>;
-  duration_seconds: number;
-}
-interface JsonReport {
-  identity: Record<string, unknown>;
-  overall: string;
-  sections: Array<{ title: string; items: JsonItem[] }>;
-  generated_at: string;
-}
-
-function items(report: JsonReport): Record<string, JsonItem & { section: string }> {
-  return Object.fromEntries(report.sections.flatMap((s) => s.items.map((i) => [i.check, { ...i, section: s.title }])));
-}
 
 const children: ChildProcess[] = [];
 afterAll(() => {

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { z } from "zod";
-import { makeRedactor } from "../health/redact.js";
+import { maskUrlCredentials } from "../health/redact.js";
 import { configSchema, DEFAULTS, ENVIRONMENT, GENERIC_ENV_PREFIX, SECRET_KEY_PATTERN, type Config } from "./schema.js";
 
 export class ConfigError extends Error {
@@ -158,8 +158,6 @@ function splitList(value: string | undefined): string[] {
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
 }
-
-const maskUrlCredentials = makeRedactor([]);
 
 /** One line per problem: where, which key, why; a secret's value is never shown. */
 export function formatIssues(

@@ -3,7 +3,8 @@
 
 import type { HealthCheck, PluginContext } from "../health/model.js";
 import type { LoadedPlugin, PluginFailure } from "./plugins.js";
-import { errorMessage, formatSeconds } from "./runner.js";
+import { formatSeconds } from "../lib/format.js";
+import { errorMessage } from "./runner.js";
 
 export function pluginFailureCheck(name: string, message: string): HealthCheck {
   return {

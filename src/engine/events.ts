@@ -32,16 +32,14 @@ export interface EventQuery {
 const MEMORY_LIMIT = 10_000;
 
 export class EventLog {
-  private writable: boolean;
+  private writable = true;
   private readonly memory: HealthEvent[] = [];
   private writing: Promise<void> = Promise.resolve();
 
   constructor(
     readonly file: string,
     private readonly logger: Logger,
-  ) {
-    this.writable = true;
-  }
+  ) {}
 
   /** Reads the log back: the last severity of every check. Never fails: a bad log is a warning. */
   async open(): Promise<Map<string, Severity>> {

@@ -12,6 +12,7 @@ import {
 } from "../health/model.js";
 import type { CheckOutcome, Cycle, SkippedCheck } from "../health/outcome.js";
 import { redactDeep, type Redactor } from "../health/redact.js";
+import { formatSeconds } from "../lib/format.js";
 
 export interface RunnerOptions {
   /** How many checks run at once. */
@@ -50,17 +51,13 @@ export async function runCycle(checks: readonly HealthCheck[], options: RunnerOp
   return { outcomes, skipped, startedAt, finishedAt: new Date() };
 }
 
-export function formatSeconds(seconds: number): string {
-  return `${Number(seconds.toFixed(3))}s`;
-}
-
 async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOneResult> {
   const identity = { check: check.id, name: check.name, section: check.section };
   let settings: CheckSettings;
   try {
     settings = options.settingsFor(check.id);
   } catch (error) {
-    return immediateFailure(identity, `bad settings: ${errorMessage(error)}`);
+    return failedOutcome(identity, "fail", `bad settings: ${errorMessage(error)}`, 0);
   }
   if (!settings.enabled) return { kind: "skipped", skipped: identity };
 
@@ -91,19 +88,8 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
   });
   deadline.catch(() => undefined);
 
-  const failure = (message: string): RunOneResult => ({
-    kind: "outcome",
-    outcome: {
-      ...identity,
-      severity: failureSeverity,
-      passed: false,
-      detail: redact(message),
-      details: {},
-      measurements: [],
-      durationSeconds: (performance.now() - started) / 1000,
-      finishedAt: new Date(),
-    },
-  });
+  const failure = (message: string): RunOneResult =>
+    failedOutcome(identity, failureSeverity, redact(message), (performance.now() - started) / 1000);
 
   try {
     phase = "deciding whether it is configured";
@@ -118,17 +104,16 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
     const problem = malformation(result);
     if (problem) return failure(`check returned a malformed result: ${problem}`);
 
-    const valid = result;
-    const severity = valid.passed ? derivedSeverity(valid) : (settings.severity_on_failure ?? derivedSeverity(valid));
+    const severity = result.passed ? derivedSeverity(result) : (settings.severity_on_failure ?? derivedSeverity(result));
     return {
       kind: "outcome",
       outcome: {
         ...identity,
         severity,
-        passed: valid.passed,
-        detail: redact(valid.message),
-        details: redactDeep(valid.details ?? {}, redact),
-        measurements: (valid.measurements ?? []).map((m) => ({
+        passed: result.passed,
+        detail: redact(result.message),
+        details: redactDeep(result.details ?? {}, redact),
+        measurements: (result.measurements ?? []).map((m) => ({
           ...m,
           labels: m.labels ? redactDeep(m.labels, redact) : {},
         })),
@@ -145,10 +130,11 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
   }
 }
 
-function immediateFailure(identity: SkippedCheck, message: string): RunOneResult {
+/** The outcome of a check that did not give a result of its own: it threw, hung, or could not run. */
+function failedOutcome(identity: SkippedCheck, severity: Severity, message: string, durationSeconds: number): RunOneResult {
   return {
     kind: "outcome",
-    outcome: { ...identity, severity: "fail", passed: false, detail: message, details: {}, measurements: [], durationSeconds: 0, finishedAt: new Date() },
+    outcome: { ...identity, severity, passed: false, detail: message, details: {}, measurements: [], durationSeconds, finishedAt: new Date() },
   };
 }
 

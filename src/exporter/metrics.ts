@@ -168,21 +168,22 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
   const warned = new Set<string>();
   const refresh = (): void => {
     rendered = null;
-    const byName = new Map<string, Measurement[]>();
-    for (const o of state.outcomes.values()) for (const m of o.measurements) byName.set(m.name, [...(byName.get(m.name) ?? []), m]);
-    for (const [name, measurements] of byName) {
+    // A gauge's label names and help come from the first measurement of its name.
+    const firstOfName = new Map<string, Measurement>();
+    for (const o of state.outcomes.values()) for (const m of o.measurements) if (!firstOfName.has(m.name)) firstOfName.set(m.name, m);
+    for (const [name, first] of firstOfName) {
       if (measurementGauges.has(name) || warned.has(name)) continue;
       if (registry.getSingleMetric(name)) {
         warned.add(name);
         options.logger.warn(`a check reports a measurement named ${name}, which is taken by another metric; it is not published`);
         continue;
       }
-      const labelNames = Object.keys(measurements[0]?.labels ?? {}).sort();
+      const labelNames = Object.keys(first.labels ?? {}).sort();
       measurementGauges.set(
         name,
         new Gauge({
           name,
-          help: MEASUREMENT_HELP[name] ?? measurements[0]?.help ?? `Measurement ${name} reported by a check, ${LAST_CYCLE}.`,
+          help: MEASUREMENT_HELP[name] ?? first.help ?? `Measurement ${name} reported by a check, ${LAST_CYCLE}.`,
           labelNames,
           registers,
           collect() {

@@ -19,6 +19,9 @@ export function makeRedactor(secrets: Iterable<string>): Redactor {
   };
 }
 
+/** Masks only the password part of URLs: for text made before the configuration is known. */
+export const maskUrlCredentials: Redactor = makeRedactor([]);
+
 /** Applies a redactor to every string inside a JSON-like value. */
 export function redactDeep<T>(value: T, redact: Redactor): T {
   if (typeof value === "string") return redact(value) as T;

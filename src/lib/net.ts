@@ -3,6 +3,7 @@
 
 import { z } from "zod";
 import type { PluginContext } from "../health/model.js";
+import { formatSeconds } from "./format.js";
 
 /** A setting holding a URL with one of the given schemes, refused with an example otherwise. */
 export function urlSetting(schemes: readonly string[], example: string): z.ZodType<string> {
@@ -57,8 +58,7 @@ const ERRNO_MESSAGES: Record<string, (e: Endpoint) => string> = {
 export function errnoOf(error: unknown): string | undefined {
   for (let cause: unknown = error, depth = 0; cause !== undefined && cause !== null && depth < 5; depth++) {
     const code = (cause as { code?: unknown }).code;
-    if (typeof code === "string" && code in ERRNO_MESSAGES) return code;
-    if (typeof code === "string" && code === "ETIMEDOUT") return code;
+    if (typeof code === "string" && (code in ERRNO_MESSAGES || code === "ETIMEDOUT")) return code;
     const nested = (cause as { errors?: unknown[] }).errors;
     if (Array.isArray(nested) && nested.length > 0) {
       const inner = nested.map(errnoOf).find((c) => c !== undefined);
@@ -77,7 +77,7 @@ export function networkMessage(error: unknown, endpoint: Endpoint, timeoutSecond
 }
 
 export function timedOutMessage(timeoutSeconds: number, endpoint: Endpoint, doing = "connecting to"): string {
-  return `timed out after ${Number(timeoutSeconds.toFixed(3))}s ${doing} ${endpoint.where}`;
+  return `timed out after ${formatSeconds(timeoutSeconds)} ${doing} ${endpoint.where}`;
 }
 
 /** Whether a failure means the server could not be reached at all (as opposed to refusing us). */

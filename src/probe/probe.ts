@@ -6,6 +6,7 @@ import http from "node:http";
 import https from "node:https";
 import { performance } from "node:perf_hooks";
 import { StringDecoder } from "node:string_decoder";
+import { formatSeconds } from "../lib/format.js";
 
 export interface ProbeTarget {
   app: string;
@@ -112,10 +113,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export function formatWindow(seconds: number): string {
-  return `${Number(seconds.toFixed(3))}s`;
-}
-
 export async function runProbe(target: ProbeTarget, signal?: AbortSignal): Promise<Verdict> {
   const started = performance.now();
   const deadline = started + target.window * 1000;
@@ -128,7 +125,7 @@ export async function runProbe(target: ProbeTarget, signal?: AbortSignal): Promi
       result: success ? "success" : "failure",
       message: success
         ? `'${target.app}' answered ${last ?? ""} on ${target.url.pathname} after ${seconds.toFixed(1)}s (${attempts} attempt${attempts === 1 ? "" : "s"})`
-        : `'${target.app}' did not respond to health checks within ${formatWindow(target.window)} (last: ${last ?? "no answer"})`,
+        : `'${target.app}' did not respond to health checks within ${formatSeconds(target.window)} (last: ${last ?? "no answer"})`,
       duration_seconds: Number(seconds.toFixed(3)),
       attempts,
       last,

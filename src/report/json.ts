@@ -1,6 +1,7 @@
 // The JSON report of `status --json` and `GET /status`, with the keys of Hop3's own
 // `system status --json`.
 
+import type { Severity } from "../health/model.js";
 import type { Report } from "./report.js";
 
 export interface JsonReport {
@@ -12,7 +13,7 @@ export interface JsonReport {
     items: Array<{
       check: string;
       name: string;
-      severity: string;
+      severity: Severity;
       passed: boolean;
       detail: string;
       details: Record<string, unknown>;
@@ -40,5 +41,31 @@ export function toJson(report: Report): JsonReport {
       })),
     })),
     generated_at: report.generatedAt.toISOString(),
+  };
+}
+
+/** The report back from its JSON (what `status --url` reads from a running exporter). */
+export function fromJson(body: JsonReport): Report {
+  const generatedAt = new Date(body.generated_at);
+  return {
+    identity: body.identity,
+    overall: body.overall,
+    counts: body.summary,
+    generatedAt,
+    sections: body.sections.map((section) => ({
+      title: section.title,
+      items: section.items.map((item) => ({
+        check: item.check,
+        name: item.name,
+        section: section.title,
+        severity: item.severity,
+        passed: item.passed,
+        detail: item.detail,
+        details: item.details,
+        measurements: [],
+        durationSeconds: item.duration_seconds,
+        finishedAt: generatedAt,
+      })),
+    })),
   };
 }

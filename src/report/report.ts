@@ -21,7 +21,9 @@ export interface Report {
 export function buildReport(identity: Identity, cycle: Cycle): Report {
   const bySection = new Map<string, CheckOutcome[]>();
   for (const outcome of cycle.outcomes) {
-    bySection.set(outcome.section, [...(bySection.get(outcome.section) ?? []), outcome]);
+    const items = bySection.get(outcome.section);
+    if (items) items.push(outcome);
+    else bySection.set(outcome.section, [outcome]);
   }
   const known = SECTIONS as readonly string[];
   const titles = [...known.filter((t) => bySection.has(t)), ...[...bySection.keys()].filter((t) => !known.includes(t))];

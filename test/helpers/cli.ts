@@ -6,6 +6,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { JsonReport } from "../../src/report/json.js";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
 export const CLI = path.join(REPO, "dist/src/cli.js");
@@ -58,4 +59,12 @@ export async function makeHop3Root(extraConfig = ""): Promise<Hop3Root> {
     );
   await writeConfig(extraConfig);
   return { root, configFile, writeConfig };
+}
+
+export type { JsonReport };
+export type ReportItem = JsonReport["sections"][number]["items"][number] & { section: string };
+
+/** The items of a `status --json` report, by check id, each with its section. */
+export function itemsOf(report: JsonReport): Record<string, ReportItem> {
+  return Object.fromEntries(report.sections.flatMap((s) => s.items.map((i) => [i.check, { ...i, section: s.title }])));
 }
