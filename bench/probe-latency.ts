@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { createEngine } from "../src/engine/engine.js";
-import { probeOnce, runProbe } from "../src/probe/probe.js";
+import { probeOnce, runProbe, type HttpTarget } from "../src/probe/probe.js";
 import { freePort } from "./lib/net.js";
 import { ms, summarise } from "./lib/stats.js";
 
@@ -21,17 +21,17 @@ const APPS = Number(process.env.APPS ?? 500);
 
 
 /** Hop3's way: try, then sleep half a second, until it answers or the window closes. */
-async function fixedHalfSecond(url: URL, windowSeconds: number): Promise<boolean> {
+async function fixedHalfSecond(target: HttpTarget, windowSeconds: number): Promise<boolean> {
   const deadline = performance.now() + windowSeconds * 1000;
   while (performance.now() < deadline) {
-    if ((await probeOnce(url, { timeoutMs: 1000 })).ok) return true;
+    if ((await probeOnce(target, { timeoutMs: 1000, expect: { accept: [[200, 399]] } })).ok) return true;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
   return false;
 }
 
 /** Starts listening after `delayMs`; resolves with the lag between listening and the probe's success. */
-async function lagOnce(probe: (url: URL) => Promise<boolean>, delayMs: number): Promise<number> {
+async function lagOnce(probe: (target: HttpTarget) => Promise<boolean>, delayMs: number): Promise<number> {
   const port = await freePort();
   const server = http.createServer((_req, res) => res.end("ok"));
   let listeningAt = 0;
@@ -40,7 +40,7 @@ async function lagOnce(probe: (url: URL) => Promise<boolean>, delayMs: number): 
       listeningAt = performance.now();
     });
   }, delayMs);
-  const ok = await probe(new URL(`http://127.0.0.1:${port}/health`));
+  const ok = await probe({ protocol: "http:", host: "127.0.0.1", port, path: "/health", hostHeader: "localhost" });
   const doneAt = performance.now();
   clearTimeout(timer);
   server.close();
@@ -53,8 +53,8 @@ const ours: number[] = [];
 const reference: number[] = [];
 for (let i = 0; i < RUNS; i++) {
   const delay = Math.random() * 2000;
-  ours.push(await lagOnce(async (url) => (await runProbe({ app: "bench", url, requestTimeout: 1, window: 10 })).result === "success", delay));
-  reference.push(await lagOnce((url) => fixedHalfSecond(url, 10), delay));
+  ours.push(await lagOnce(async (http) => (await runProbe({ app: "bench", http, expect: { accept: [[200, 399]] }, requestTimeout: 1, window: 10 })).result === "success", delay));
+  reference.push(await lagOnce((http) => fixedHalfSecond(http, 10), delay));
 }
 const a = summarise(ours);
 const b = summarise(reference);
@@ -78,13 +78,15 @@ for (let i = 0; i < count; i++) {
 );
 const child = fork(serverScript, [], { env: { APPS: String(APPS) }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
 const ports = await new Promise<number[]>((resolve) => child.once("message", (message) => resolve(message as number[])));
+// No vassals (no uWSGI here): each app is watched over HTTP at the port its [apps.<name>] table gives.
+const appTables: string[] = [];
 for (let i = 0; i < APPS; i++) {
-  const dir = path.join(root, "apps", `app${i}`);
+  const dir = path.join(root, "apps", `app${i}`, "src");
   mkdirSync(dir, { recursive: true });
   writeFileSync(path.join(dir, "hop3.toml"), '[healthcheck]\npath = "/health"\ncontains = "ready"\ninterval = 1\n');
-  writeFileSync(path.join(dir, "ENV"), `PORT=${ports[i]}\n`);
+  appTables.push(`[apps.app${i}]\nport = ${ports[i]}\n`);
 }
-writeFileSync(path.join(root, "c.toml"), `hop3_root = "${root}"\nconcurrency = 64\n`);
+writeFileSync(path.join(root, "c.toml"), `hop3_root = "${root}"\nconcurrency = 64\n${appTables.join("")}`);
 const engine = await createEngine({ file: path.join(root, "c.toml"), env: {}, logLevel: "silent" });
 const cycleMs: number[] = [];
 const cpuMs: number[] = [];

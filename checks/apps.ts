@@ -1,16 +1,25 @@
-// Continuous app health: every app under HOP3_ROOT/apps (or named in [apps.<name>]) whose
-// hop3.toml declares a health endpoint is a check `app:<name>`, probed every `interval` of its
-// manifest. It turns fail after `retries` failures in a row and ok again after one success, so a
-// single blip does not page. Apps that appear or go are picked up at the next cycle.
+// App health: one check `app:<name>` per app under HOP3_ROOT/apps (and per app named in
+// `[apps.<name>]`). First, is it running as it is meant to (vassals, processes, port; see
+// src/engine/reconcile.ts): an app that should run and does not fails at once. An app with no
+// vassal enabled is stopped on purpose and skipped; a static site is fine. Then, for an app with
+// a web worker, HTTP: its declared endpoint answers 200–399 (or `[apps.<name>] accept_status`)
+// with `contains` in its body, or, with no endpoint declared, it answers HTTP at `/` at all.
+// HTTP runs every `[healthcheck] interval`, fails after `retries` failures in a row and is ok
+// again after one success; with no history (a one-shot `status`, a fresh start), it retries
+// within the check's timeout before it fails.
 
-import { readdir } from "node:fs/promises";
-import { z } from "zod";
-import type { HealthCheck, HealthCheckResult, Plugin, PluginContext, Severity } from "../src/health/model.js";
+import type { AppSettings, HealthCheck, HealthCheckResult, Plugin, PluginContext, Severity } from "../src/health/model.js";
 import { severityValue } from "../src/health/model.js";
+import { appDirectory, appRuntimes, listApps, type AppRuntime } from "../src/hop3/apps.js";
+import { ManifestError, readManifest, type Manifest } from "../src/hop3/manifest.js";
 import { budgetMs } from "../src/lib/net.js";
-import { ManifestError, type HealthEndpoint } from "../src/probe/manifest.js";
-import { probeOnce } from "../src/probe/probe.js";
-import { appDirectory, baseUrlOf, endpointOf, ProbeInputError } from "../src/probe/target.js";
+import { deploys, livenessOf, type Liveness } from "../src/engine/reconcile.js";
+import { probeOnce, requestPath, sleep, targetHref, type Attempt, type Expectation, type HttpTarget } from "../src/probe/probe.js";
+import { addressOf, DEFAULT_REQUEST_TIMEOUT, expectationFor, expectationText, ProbeInputError, type AppsContext } from "../src/probe/target.js";
+import { z } from "zod";
+
+/** `[healthcheck]` defaults where the manifest sets none. */
+const DEFAULTS = { interval: 30, retries: 3 } as const;
 
 /** What is remembered of each app between cycles (checks are made anew every cycle). */
 interface AppMemory {
@@ -18,18 +27,10 @@ interface AppMemory {
   failuresInARow: number;
   lastProbeAt: number;
   last: HealthCheckResult | null;
+  /** The deploy verdict already taken into account. */
+  deploySeen?: number;
 }
 const memory = new Map<string, AppMemory>();
-
-async function appNames(ctx: PluginContext): Promise<string[]> {
-  let found: string[] = [];
-  try {
-    found = (await readdir(`${ctx.hop3Root}/apps`, { withFileTypes: true })).filter((e) => e.isDirectory() && !e.name.startsWith(".")).map((e) => e.name);
-  } catch {
-    // No apps directory: the apps-dir check says so.
-  }
-  return [...new Set([...found, ...Object.keys(ctx.appsConfig)])].sort();
-}
 
 function result(app: string, severity: Severity, message: string, details: Record<string, unknown>): HealthCheckResult {
   return {
@@ -42,83 +43,157 @@ function result(app: string, severity: Severity, message: string, details: Recor
   };
 }
 
-function appCheck(ctx: PluginContext, app: string, endpoint: HealthEndpoint): HealthCheck {
+/** What one failed attempt means, in words: `answered HTTP 400 at / (healthy: 200–399; …)`, `not answering at /health: timed out`. */
+function failureText(app: string, ctx: AppsContext, target: HttpTarget, attempt: Attempt, expect: Expectation): string {
+  if (attempt.reason === "http_status") return `answered ${attempt.observed} at ${target.path} ${expectationText(app, ctx, expect)}`;
+  if (attempt.reason === "content") return `answered HTTP ${attempt.status ?? "?"} at ${target.path} without "${expect.contains ?? ""}" in its first 256 KiB`;
+  return `not answering at ${target.path}: ${attempt.observed}`;
+}
+
+function appCheck(ctx: PluginContext, app: string, hasDir: boolean): HealthCheck {
   const id = `app:${app}`;
+  const appsCtx: AppsContext = { hop3Root: ctx.hop3Root, appsConfig: ctx.appsConfig };
+  const configured: AppSettings | undefined = ctx.appsConfig[app];
+  let seen: { runtime: AppRuntime | null; live: Liveness } | undefined;
+
+  const observe = async (): Promise<{ runtime: AppRuntime | null; live: Liveness }> => {
+    if (!hasDir) return { runtime: null, live: { state: "unmanaged", message: "not under HOP3_ROOT/apps; watched over HTTP as [apps] configures it" } };
+    const [runtime] = await appRuntimes(ctx.hop3Root, [app]);
+    return { runtime: runtime!, live: await livenessOf(runtime!, configured) };
+  };
+
   return {
     id,
     name: app,
     section: "Apps",
-    isConfigured: () => true,
+    async isConfigured() {
+      seen = await observe();
+      return seen.live.state !== "stopped";
+    },
     async check(signal): Promise<HealthCheckResult> {
-      const remembered = memory.get(app) ?? { severity: "ok", failuresInARow: 0, lastProbeAt: 0, last: null };
+      const { runtime, live } = seen ?? (await observe());
+      seen = undefined;
+      const base: Record<string, unknown> = {
+        state: live.state,
+        ...(runtime ? { workers: runtime.vassals.map((v) => `${v.kind}.${v.ordinal}`), processes: runtime.pids.length } : {}),
+      };
+      const remembered = memory.get(app) ?? seedMemory(ctx, id);
       memory.set(app, remembered);
-      // Probed every `interval` of its manifest, however often the cycles come.
-      if (remembered.last && Date.now() - remembered.lastProbeAt < endpoint.interval * 1000 - 50) return remembered.last;
 
-      let base: URL;
+      if (live.state === "deploying" || live.state === "static") return result(app, "ok", live.message, base);
+      if (live.state === "down") {
+        remembered.severity = "fail";
+        remembered.last = null;
+        return result(app, "fail", live.message, { ...base, reason: live.reason });
+      }
+      let manifest: Manifest | undefined;
       try {
-        base = await baseUrlOf(app, appDirectory(ctx.hop3Root, app), ctx, {});
+        manifest = hasDir ? await readManifest(appDirectory(ctx.hop3Root, app)) : undefined;
       } catch (error) {
-        if (error instanceof ProbeInputError) return result(app, "fail", error.message, {});
+        if (error instanceof ManifestError) return result(app, "fail", error.message, { ...base, reason: "config", manifest: error.file, problem: error.problem });
         throw error;
       }
-      const url = new URL(endpoint.path, base);
-      const timeoutMs = Math.min(endpoint.timeout * 1000, budgetMs(ctx, id).ms);
-      const attempt = await probeOnce(url, { timeoutMs, contains: endpoint.contains, expectedStatus: endpoint.expectedStatus }, signal);
+      applyDeployVerdict(app, remembered);
+      // A worker-only app (no web kind) is healthy when it runs.
+      if (runtime && live.state === "running" && !runtime.web) return result(app, "ok", live.message, base);
+
+      const interval = manifest?.interval !== undefined && manifest.interval > 0 ? manifest.interval : DEFAULTS.interval;
+      const retries = Math.max(1, manifest?.retries ?? DEFAULTS.retries);
+      // Probed every `interval` of its manifest, however often the cycles come.
+      if (remembered.last && Date.now() - remembered.lastProbeAt < interval * 1000 - 50) return remembered.last;
+
+      let address;
+      try {
+        address = await addressOf(app, appDirectory(ctx.hop3Root, app), appsCtx);
+      } catch (error) {
+        if (error instanceof ProbeInputError) return result(app, "fail", error.message, { ...base, reason: "config" });
+        throw error;
+      }
+      if (address.kind === "static") return result(app, "ok", "static site (PORT=0): nginx serves its files", base);
+      const declaredPath = address.urlPath ?? manifest?.path;
+      const target: HttpTarget = { ...address.target, path: requestPath(declaredPath ?? "/") };
+      const expect = expectationFor(app, appsCtx, declaredPath !== undefined, manifest?.contains);
+      const requestTimeoutMs = (manifest?.timeout !== undefined && manifest.timeout > 0 ? manifest.timeout : DEFAULT_REQUEST_TIMEOUT) * 1000;
+      const budget = budgetMs(ctx, id).ms;
+      const started = Date.now();
+      // With no history, one failure is not yet a verdict: try up to `retries` times within the timeout.
+      const tries = remembered.last === null && remembered.failuresInARow === 0 && remembered.severity !== "fail" ? retries : 1;
+      let attempt: Attempt = { ok: false, observed: "not tried", reason: "error" };
+      let made = 0;
+      for (; made < tries; made++) {
+        const left = budget - (Date.now() - started);
+        if (made > 0 && left < 100) break;
+        if (made > 0) await sleep(Math.min(250 * made, left / 4), signal);
+        attempt = await probeOnce(target, { timeoutMs: Math.max(50, Math.min(requestTimeoutMs, budget - (Date.now() - started))), expect }, signal);
+        if (attempt.ok || signal.aborted) break;
+      }
       remembered.lastProbeAt = Date.now();
-      const details = { url: url.href, retries: endpoint.retries, interval: endpoint.interval, observed: attempt.observed };
+      const details = {
+        ...base,
+        url: targetHref(target),
+        host_header: target.hostHeader,
+        address_from: address.source,
+        ...(manifest ? { manifest: manifest.file } : {}),
+        retries,
+        interval,
+        observed: attempt.observed,
+      };
       if (attempt.ok) {
         remembered.failuresInARow = 0;
         remembered.severity = "ok";
-        remembered.last = result(app, "ok", `answering: ${attempt.observed} on ${endpoint.path}`, { ...details, failures_in_a_row: 0 });
+        remembered.last = result(app, "ok", `answered ${attempt.observed} at ${target.path}`, { ...details, failures_in_a_row: 0 });
+        return remembered.last;
+      }
+      remembered.failuresInARow += tries > 1 ? Math.max(made, 1) : 1;
+      const n = remembered.failuresInARow;
+      const what = failureText(app, appsCtx, target, attempt, expect);
+      const failureDetails = { ...details, failures_in_a_row: n, reason: attempt.reason ?? "error" };
+      if (n >= retries || tries > 1 || remembered.severity === "fail") {
+        remembered.severity = "fail";
+        remembered.last = result(app, "fail", retries > 1 ? `${what} (${n} failed probe${n === 1 ? "" : "s"} in a row)` : what, failureDetails);
       } else {
-        remembered.failuresInARow++;
-        const n = remembered.failuresInARow;
-        if (n >= endpoint.retries) {
-          remembered.severity = "fail";
-          remembered.last = result(app, "fail", `not answering on ${endpoint.path}: ${attempt.observed} (${n} failed probes in a row)`, { ...details, failures_in_a_row: n });
-        } else {
-          // Not yet: it keeps the severity it had, and says what it saw.
-          remembered.last = result(app, remembered.severity, `${attempt.observed} on ${endpoint.path} (${n} of ${endpoint.retries} failed probes before it fails)`, {
-            ...details,
-            failures_in_a_row: n,
-          });
-        }
+        // Not yet: it keeps the severity it had, and says what it saw.
+        remembered.last = result(app, remembered.severity, `${what} (${n} of ${retries} failed probes before it fails)`, failureDetails);
       }
       return remembered.last;
     },
   };
 }
 
-/** A check for an app whose manifest or address is wrong: that is a failure worth seeing. */
-function brokenAppCheck(app: string, message: string): HealthCheck {
-  return {
-    id: `app:${app}`,
-    name: app,
-    section: "Apps",
-    isConfigured: () => true,
-    check: () => Promise.resolve(result(app, "fail", message, {})),
-  };
+/** A fresh memory: from the severity this check had before a restart, so a restart invents no recovery. */
+function seedMemory(ctx: PluginContext, id: string): AppMemory {
+  const before = ctx.lastKnownSeverity(id);
+  return before === "fail"
+    ? { severity: "fail", failuresInARow: 0, lastProbeAt: 0, last: null }
+    : { severity: before ?? "ok", failuresInARow: 0, lastProbeAt: 0, last: null };
+}
+
+/** A deploy probe's verdict, once: success starts afresh; failure is the app's state until it answers. */
+function applyDeployVerdict(app: string, remembered: AppMemory): void {
+  const deploy = deploys.get(app);
+  if (!deploy?.verdict || deploy.finishedAt === undefined || remembered.deploySeen === deploy.finishedAt) return;
+  remembered.deploySeen = deploy.finishedAt;
+  if (deploy.verdict.result === "success") {
+    remembered.severity = "ok";
+    remembered.failuresInARow = 0;
+    remembered.last = null;
+  } else {
+    remembered.severity = "fail";
+    remembered.failuresInARow = 0;
+    remembered.last = null;
+  }
+  remembered.lastProbeAt = 0;
 }
 
 const plugin: Plugin = {
   name: "apps",
   settings: { "app:*": z.strictObject({}) },
   async getHealthChecks(ctx) {
-    const names = await appNames(ctx);
-    const checks: HealthCheck[] = [];
-    for (const app of names) {
-      try {
-        const endpoint = await endpointOf(appDirectory(ctx.hop3Root, app));
-        if (endpoint) checks.push(appCheck(ctx, app, endpoint));
-      } catch (error) {
-        if (error instanceof ManifestError || error instanceof ProbeInputError) checks.push(brokenAppCheck(app, error.message));
-        else throw error;
-      }
-    }
+    const found = await listApps(ctx.hop3Root);
+    const names = [...new Set([...found, ...Object.keys(ctx.appsConfig)])].sort();
     // Apps that went away are forgotten.
     for (const app of memory.keys()) if (!names.includes(app)) memory.delete(app);
-    return checks;
+    return names.map((app) => appCheck(ctx, app, found.includes(app)));
   },
 };
 

@@ -4,10 +4,10 @@
 
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readdir, readFile } from "node:fs/promises";
-import path from "node:path";
+import { readFile } from "node:fs/promises";
 import { z } from "zod";
 import type { HealthCheck, HealthCheckResult, Plugin, PluginContext } from "../src/health/model.js";
+import { isNamed, processTable, readProcess, type ProcessInfo } from "../src/hop3/processes.js";
 
 const settings = z.strictObject({
   systemd_unit: z.string().min(1).optional(),
@@ -21,8 +21,6 @@ const SERVICES = [
   { id: "nginx", name: "Nginx", unit: "nginx" },
   { id: "uwsgi-emperor", name: "uWSGI Emperor", unit: "uwsgi-hop3" },
 ] as const;
-
-const INTERPRETERS = /^(python[\d.]*|node|perl|ruby|sh|bash|dash|uwsgi)$/;
 
 function systemdRuns(): boolean {
   return existsSync("/run/systemd/system");
@@ -38,47 +36,8 @@ function systemctl(args: string[], signal?: AbortSignal): Promise<string> {
   });
 }
 
-interface ProcessInfo {
-  pid: number;
-  comm: string;
-  argv: string[];
-  zombie: boolean;
-}
-
-async function readProcess(pid: number): Promise<ProcessInfo | undefined> {
-  try {
-    const [comm, cmdline, stat] = await Promise.all([
-      readFile(`/proc/${pid}/comm`, "utf8"),
-      readFile(`/proc/${pid}/cmdline`, "utf8"),
-      readFile(`/proc/${pid}/stat`, "utf8"),
-    ]);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return { pid, comm: comm.trim(), argv: cmdline.split("\0").filter((a) => a !== ""), zombie: state === "Z" || state === "X" };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether a process is the program `name`: by its command name, argv[0], or the script an interpreter runs. */
-function isNamed(info: ProcessInfo, name: string): boolean {
-  const argv0 = path.basename(info.argv[0] ?? "");
-  if (info.comm === name.slice(0, 15) || argv0 === name || argv0.split(":")[0] === name) return true;
-  return INTERPRETERS.test(argv0) && info.argv.slice(1).some((arg, i) => i < 3 && path.basename(arg) === name);
-}
-
-async function readProcessTable(): Promise<ProcessInfo[]> {
-  const pids = (await readdir("/proc")).filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => pid !== process.pid);
-  const infos = await Promise.all(pids.map(readProcess));
-  return infos.filter((i): i is ProcessInfo => i !== undefined && !i.zombie);
-}
-
-/** The service checks of a cycle run side by side: they share one reading of the process table. */
-let table: { readAt: number; processes: Promise<ProcessInfo[]> } | undefined;
-const TABLE_MAX_AGE_MS = 500;
-
 async function processesNamed(name: string): Promise<ProcessInfo[]> {
-  if (!table || Date.now() - table.readAt > TABLE_MAX_AGE_MS) table = { readAt: Date.now(), processes: readProcessTable() };
-  return (await table.processes).filter((info) => isNamed(info, name));
+  return (await processTable()).filter((info) => isNamed(info, name));
 }
 
 async function byPidfile(pidfile: string, name: string | undefined): Promise<[boolean, string]> {

@@ -10,7 +10,19 @@ export const DEFAULTS = {
   concurrency: 32,
   log_level: "info",
   config_file: "/etc/hop3-health.toml",
+  app_scan_interval: 2,
 } as const;
+
+/** An HTTP status (404) or a range of them ("400-499"), as a [low, high] pair. */
+const statusOrRange = z.union([z.number(), z.string()]).transform((value, ctx): [number, number] => {
+  const match = typeof value === "number" ? [String(value), String(value), String(value)] : /^\s*(\d{3})\s*-\s*(\d{3})\s*$/.exec(value) ?? /^\s*((\d{3}))\s*$/.exec(value);
+  const [lo, hi] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 100 || hi > 599 || lo > hi) {
+    ctx.addIssue({ code: "custom", message: 'expected an HTTP status such as 404, or a range such as "400-499"' });
+    return z.NEVER;
+  }
+  return [lo, hi];
+});
 
 const seconds = z.number({ error: "expected a number of seconds" }).positive({ error: "must be more than 0 seconds" });
 
@@ -49,16 +61,23 @@ export const configSchema = z.strictObject({
     })
     .default({ basic_auth_users: {} }),
   checks: z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })).default({}),
-  /** Apps to watch beyond those found under HOP3_ROOT/apps, and where each one listens. */
+  /**
+   * hop3-health's own settings per app (never in the app's hop3.toml, which Hop3 validates): where
+   * it listens when LIVE_ENV does not say, and statuses beyond 200–399 that count as healthy.
+   * Apps named here and not found under HOP3_ROOT/apps are watched too.
+   */
   apps: z
     .record(
       z.string(),
       z.strictObject({
         port: z.number().int().min(1).max(65535).optional(),
         url: z.url({ protocol: /^https?$/, error: 'expected a URL such as "http://127.0.0.1:8000"' }).optional(),
+        accept_status: z.array(statusOrRange).min(1).optional(),
       }),
     )
     .default({}),
+  /** Seconds between two scans of the apps' vassals, processes and ports (0: no scan between cycles). */
+  app_scan_interval: z.number({ error: "expected a number of seconds" }).min(0).default(DEFAULTS.app_scan_interval),
   probes: z
     .strictObject({
       /** Hosts besides loopback that deploy probes may be sent to. */

@@ -1,7 +1,7 @@
 // Puts the pieces together: configuration, plugins, check settings, discovery and the runner.
 // `status` runs one cycle of it; `serve` keeps cycling.
 
-import type { CheckSettings, HealthCheck, PluginContext } from "../health/model.js";
+import type { CheckSettings, HealthCheck, PluginContext, Severity } from "../health/model.js";
 import type { Cycle, Identity } from "../health/outcome.js";
 import { makeRedactor, type Redactor } from "../health/redact.js";
 import { loadConfig, type LoadedConfig, type LoadOptions } from "../config/load.js";
@@ -28,6 +28,8 @@ export interface Engine {
   /** One cycle of the given checks, with this configuration's settings and bounds. */
   run(checks: readonly HealthCheck[], signal?: AbortSignal): Promise<Cycle>;
   identity(): Promise<Identity>;
+  /** Severities known from before this process started (the event log), for checks with memory. */
+  restoreSeverities(severities: ReadonlyMap<string, Severity>): void;
 }
 
 export interface EngineOptions extends LoadOptions {
@@ -62,6 +64,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     (keyPath) => loaded.originOf(keyPath),
   );
 
+  const knownSeverities = new Map<string, Severity>();
   const context: PluginContext = {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed view of a validated table
     configFor: <T extends object>(id: string) => settings.settingsFor(id) as CheckSettings & T,
@@ -69,6 +72,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     hop3Root: config.hop3_root,
     logger,
     appsConfig: config.apps,
+    lastKnownSeverity: (id) => knownSeverities.get(id),
   };
 
   let warnedUnmatched = false;
@@ -105,6 +109,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     run,
     runCycle: async (signal) => run(await discover(), signal),
     identity: () => gatherIdentity(config.hop3_root, config.identity),
+    restoreSeverities: (severities) => {
+      for (const [id, severity] of severities) knownSeverities.set(id, severity);
+    },
   };
 }
 

@@ -33,10 +33,30 @@ export class HealthState {
 
   /** Takes a finished cycle in; returns the severity changes it brought. */
   record(cycle: Cycle, identity: Identity): Transition[] {
-    const transitions: Transition[] = [];
     this.outcomes.clear();
     this.skipped.clear();
-    for (const outcome of cycle.outcomes) {
+    const transitions = this.take(cycle.outcomes, cycle.skipped);
+    this.lastCycle = cycle;
+    this.identity = identity;
+    return transitions;
+  }
+
+  /**
+   * Takes in the outcomes of some checks run between cycles (an app whose process went away):
+   * they replace those checks' outcomes, the rest stay as the last cycle left them.
+   */
+  recordSome(asked: Iterable<string>, outcomes: readonly CheckOutcome[], skipped: readonly SkippedCheck[]): Transition[] {
+    // A check asked for that no plugin gives any more (an app removed) drops out.
+    for (const id of asked) {
+      this.outcomes.delete(id);
+      this.skipped.delete(id);
+    }
+    return this.take(outcomes, skipped);
+  }
+
+  private take(outcomes: readonly CheckOutcome[], skipped: readonly SkippedCheck[]): Transition[] {
+    const transitions: Transition[] = [];
+    for (const outcome of outcomes) {
       this.outcomes.set(outcome.check, outcome);
       const before = this.lastSeverity.get(outcome.check) ?? null;
       if (before !== outcome.severity) {
@@ -55,9 +75,13 @@ export class HealthState {
         this.transitionCounts.set(outcome.check, counts);
       }
     }
-    for (const skipped of cycle.skipped) this.skipped.set(skipped.check, skipped);
-    this.lastCycle = cycle;
-    this.identity = identity;
+    for (const s of skipped) this.skipped.set(s.check, s);
     return transitions;
+  }
+
+  /** The report's view: the last cycle with the outcomes recorded since it. */
+  currentCycle(): Cycle | null {
+    if (!this.lastCycle) return null;
+    return { ...this.lastCycle, outcomes: [...this.outcomes.values()], skipped: [...this.skipped.values()] };
   }
 }

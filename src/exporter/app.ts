@@ -40,7 +40,10 @@ export function createApp(options: AppOptions): express.Express {
     });
   }
 
-  const report = (): Report | null => (state.lastCycle && state.identity ? buildReport(state.identity, state.lastCycle) : null);
+  const report = (): Report | null => {
+    const cycle = state.currentCycle();
+    return cycle && state.identity ? buildReport(state.identity, cycle) : null;
+  };
 
   app.get("/metrics", async (_req, res) => {
     res.set("Content-Type", metrics.contentType).send(await metrics.render());

@@ -30,9 +30,10 @@ export function isLoopback(address: string | undefined): boolean {
   return plain === "::1";
 }
 
-function isLoopbackHost(hostname: string): boolean {
+/** Whether a probe may go to this host: loopback, or one `[probes] allowed_hosts` lists. */
+export function isAllowedTarget(hostname: string, allowedHosts: readonly string[]): boolean {
   const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || isLoopback(host);
+  return host === "localhost" || isLoopback(host) || allowedHosts.some((h) => h.toLowerCase() === host);
 }
 
 export interface ProbeApiOptions {
@@ -44,8 +45,11 @@ export interface ProbeApiOptions {
   signal: AbortSignal;
 }
 
-/** Records a verdict: counters, histogram, event log, log line. */
-export async function recordVerdict(verdict: Verdict, options: Pick<ProbeApiOptions, "engine" | "metrics" | "events">): Promise<void> {
+/**
+ * Records a verdict: counters, histogram, event log, log line. `origin` says who asked: the API
+ * (a deploy script or `hop3-health probe`) or the app scan, which saw Hop3 respawn the app.
+ */
+export async function recordVerdict(verdict: Verdict, options: Pick<ProbeApiOptions, "engine" | "metrics" | "events">, origin: "api" | "deploy" = "api"): Promise<void> {
   options.metrics.deployProbes.inc({ app: verdict.app, result: verdict.result });
   options.metrics.deployProbeDuration.observe({ app: verdict.app }, verdict.duration_seconds);
   options.metrics.invalidate();
@@ -59,6 +63,7 @@ export async function recordVerdict(verdict: Verdict, options: Pick<ProbeApiOpti
       message: verdict.message,
       duration_seconds: verdict.duration_seconds,
       url: verdict.url,
+      origin,
     },
   ]);
   const fields = { app: verdict.app, result: verdict.result, seconds: verdict.duration_seconds };
@@ -98,9 +103,9 @@ export function mountProbeApi(app: express.Express, options: ProbeApiOptions): v
       }
       throw error;
     }
-    const allowed = engine.config.probes.allowed_hosts.map((h) => h.toLowerCase());
-    if (!isLoopbackHost(target.url.hostname) && !allowed.includes(target.url.hostname.toLowerCase())) {
-      res.status(400).json({ error: `${target.url.hostname} is not this host: probes go to loopback addresses unless [probes] allowed_hosts lists it` });
+    const host = target.http?.host;
+    if (host !== undefined && !isAllowedTarget(host, engine.config.probes.allowed_hosts)) {
+      res.status(400).json({ error: `${host} is not this host: probes go to loopback addresses unless [probes] allowed_hosts lists it` });
       return;
     }
     const verdict = await runProbe(target, options.signal);

@@ -13,12 +13,13 @@ import type { Config } from "../config/schema.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import { EventLog, type HealthEvent } from "../engine/events.js";
 import { errorMessage } from "../engine/runner.js";
+import { startAppWatch } from "../engine/reconcile.js";
 import { HealthState, type Transition } from "../engine/state.js";
 import { verifyBackingServices } from "../engine/verify.js";
 import { createApp } from "./app.js";
 import { createBasicAuth } from "./auth.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { mountProbeApi } from "./probes.js";
+import { mountProbeApi, recordVerdict } from "./probes.js";
 
 export interface ServeOptions {
   file?: string | undefined;
@@ -85,11 +86,34 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
 
   const state = new HealthState();
   const events = new EventLog(config.events ?? path.join(config.hop3_root, "hop3-health-events.jsonl"), logger);
-  state.restore(await events.open());
+  const known = await events.open();
+  state.restore(known);
+  engine.restoreSeverities(known);
   const metrics = createMetrics(state, { intervalSeconds: config.interval, logger });
 
   const shutdown = new AbortController();
   await verifyBackingServices(engine, shutdown.signal);
+
+  // A cycle and the checks re-run between cycles (an app that went down) never overlap, so a
+  // cycle that started before a change cannot overwrite what was seen after it.
+  let lock: Promise<unknown> = Promise.resolve();
+  const exclusively = (work: () => Promise<void>): Promise<void> => {
+    const run = lock.then(work);
+    lock = run.catch(() => undefined);
+    return run;
+  };
+
+  const publish = async (transitions: Transition[]): Promise<void> => {
+    metrics.refresh();
+    for (const t of transitions) {
+      const line = `${t.name}: ${t.from ?? "new"} → ${t.to}: ${t.message}`;
+      const fields = { check: t.check, from: t.from, to: t.to };
+      if (t.to === "fail") logger.error(fields, line);
+      else if (t.to === "warn") logger.warn(fields, line);
+      else logger.info(fields, line);
+    }
+    await events.append(transitions.map(eventOf));
+  };
 
   let running: Promise<void> | null = null;
   let nextDue = 0;
@@ -100,24 +124,45 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       const [result, identity] = await Promise.all([engine.runCycle(shutdown.signal), engine.identity()]);
       // A cycle cut short by shutdown says nothing about the checks: it is not recorded.
       if (shutdown.signal.aborted) return;
-      const transitions = state.record(result, identity);
-      metrics.refresh();
-      for (const t of transitions) {
-        const line = `${t.name}: ${t.from ?? "new"} → ${t.to}: ${t.message}`;
-        const fields = { check: t.check, from: t.from, to: t.to };
-        if (t.to === "fail") logger.error(fields, line);
-        else if (t.to === "warn") logger.warn(fields, line);
-        else logger.info(fields, line);
-      }
-      await events.append(transitions.map(eventOf));
+      await publish(state.record(result, identity));
       logger.debug({ seconds: (Date.now() - started) / 1000, checks: result.outcomes.length }, "check cycle finished");
     } catch (error) {
       logger.error(`check cycle failed: ${errorMessage(error)}`);
     }
   };
+
+  /** Runs the checks of these apps now, between cycles, and publishes what they say. */
+  const recheckApps = (apps: readonly string[]): Promise<void> =>
+    exclusively(async () => {
+      if (!state.lastCycle) return;
+      const ids = new Set(apps.map((app) => `app:${app}`));
+      const checks = (await engine.discover()).filter((check) => ids.has(check.id));
+      const result = await engine.run(checks, shutdown.signal);
+      if (shutdown.signal.aborted) return;
+      await publish(state.recordSome(ids, result.outcomes, result.skipped));
+    }).catch((error: unknown) => logger.error(`app re-check failed: ${errorMessage(error)}`));
+
+  const appWatch = startAppWatch({
+    hop3Root: config.hop3_root,
+    appsConfig: config.apps,
+    intervalSeconds: config.app_scan_interval,
+    logger,
+    signal: shutdown.signal,
+    onChange: async (apps, changes) => {
+      await events.append(
+        changes.map((c) => ({ time: new Date().toISOString(), kind: "app-state", check: `app:${c.app}`, app: c.app, state: c.state, message: c.message })),
+      );
+      for (const c of changes) logger.info({ app: c.app, state: c.state }, `${c.app}: ${c.message}`);
+      await recheckApps(apps);
+    },
+    onVerdict: (verdict) => recordVerdict(verdict, { engine, metrics, events }, "deploy"),
+  });
+  // The first scan only notes where every app stands; changes from there on are news.
+  await appWatch.scan();
+
   const startCycle = (): void => {
     if (running || shutdown.signal.aborted) return;
-    running = cycle().finally(() => {
+    running = exclusively(cycle).finally(() => {
       running = null;
     });
   };
@@ -136,7 +181,9 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       if (shutdown.signal.aborted) return;
       await task.stop();
       shutdown.abort();
+      await appWatch.stop();
       await running;
+      await lock;
       await events.append([]);
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -96,8 +96,22 @@ export interface PluginContext {
   timeoutFor(id: string): number;
   hop3Root: string;
   logger: Logger;
-  /** `[apps.<name>]` tables of the config: where each app listens. */
-  appsConfig: Record<string, { port?: number | undefined; url?: string | undefined }>;
+  /** `[apps.<name>]` tables of the config: where each app listens, and what else counts as healthy. */
+  appsConfig: Record<string, AppSettings>;
+  /**
+   * The severity the check had when this exporter last saw it, from before a restart (the event
+   * log), or undefined. A check with memory of its own (hysteresis) starts from it, so a restart
+   * invents no recovery.
+   */
+  lastKnownSeverity(id: string): Severity | undefined;
+}
+
+/** hop3-health's own settings for an app, from `[apps.<name>]` of its config. */
+export interface AppSettings {
+  port?: number | undefined;
+  url?: string | undefined;
+  /** Statuses beyond 200–399 that count as healthy, as [low, high] ranges. */
+  accept_status?: Array<[number, number]> | undefined;
 }
 
 /**

@@ -1,6 +1,10 @@
 // The startup probe: GET the app's health endpoint from the first moment, backing off to about
 // half a second between tries, until it answers well or the window closes. Each request has its
-// own timeout; a refused connection, a silent socket, a 5xx or a wrong body each mean "not yet".
+// own timeout; a refused connection, a silent socket, a wrong status or body each mean "not yet".
+//
+// A request goes to an address (host and port) with a path sent as it is and a Host header of
+// its own, as Hop3's probe does: a path is never resolved as a URL, so `//other:9999/x` in a
+// manifest is a path on the app, not another host. Redirects are not followed.
 
 import http from "node:http";
 import https from "node:https";
@@ -8,12 +12,32 @@ import { performance } from "node:perf_hooks";
 import { StringDecoder } from "node:string_decoder";
 import { formatSeconds } from "../lib/format.js";
 
+export interface HttpTarget {
+  protocol: "http:" | "https:";
+  /** Where to connect. */
+  host: string;
+  port: number;
+  /** The request path, as sent (see requestPath). */
+  path: string;
+  /** The Host header. */
+  hostHeader: string;
+}
+
+/** What a healthy answer is. */
+export interface Expectation {
+  /** Status ranges that count as healthy; null: any HTTP answer counts (no endpoint declared). */
+  accept: ReadonlyArray<readonly [number, number]> | null;
+  /** Text the body (its first 256 KiB) must contain. */
+  contains?: string | undefined;
+}
+
+export const DEFAULT_ACCEPT: ReadonlyArray<readonly [number, number]> = [[200, 399]];
+
 export interface ProbeTarget {
   app: string;
-  /** The full URL polled. */
-  url: URL;
-  contains?: string;
-  expectedStatus?: number;
+  /** null for a static site (PORT=0): nginx serves its files, there is nothing to probe. */
+  http: HttpTarget | null;
+  expect: Expectation;
   /** Seconds per request. */
   requestTimeout: number;
   /** Seconds the probe waits for a success. */
@@ -33,11 +57,16 @@ export interface Verdict {
 
 export interface Attempt {
   ok: boolean;
+  /** "HTTP 503", "connection refused", "timed out", `HTTP 200 without "ready" in its first 256 KiB`. */
   observed: string;
+  /** The status, when an answer came. */
+  status?: number;
+  /** Why it is not ok, as a reason: refused, timeout, http_status, content, error. */
+  reason?: "refused" | "timeout" | "http_status" | "content" | "error";
 }
 
-/** The most of a body read while looking for `contains`. */
-const MAX_BODY_BYTES = 1 << 20;
+/** The most of a body read while looking for `contains` (Hop3 reads as much). */
+export const MAX_BODY_BYTES = 256 * 1024;
 /** Pauses between tries: 25 ms at first, a quarter longer each time, at most half a second. */
 const FIRST_PAUSE_MS = 25;
 const PAUSE_GROWTH = 1.25;
@@ -52,95 +81,138 @@ const ERRORS: Record<string, string> = {
   EHOSTUNREACH: "host unreachable",
 };
 
+/** A path as sent on the request line: a leading "/", and every byte outside printable ASCII percent-encoded. */
+export function requestPath(declared: string): string {
+  const withSlash = declared.startsWith("/") ? declared : `/${declared}`;
+  let out = "";
+  for (const byte of Buffer.from(withSlash, "utf8")) {
+    out += byte > 0x20 && byte < 0x7f ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  return out;
+}
+
+/** "http://127.0.0.1:8000/health", for messages and details. */
+export function targetHref(target: HttpTarget): string {
+  const host = target.host.includes(":") ? `[${target.host}]` : target.host;
+  return `${target.protocol}//${host}:${target.port}${target.path}`;
+}
+
+/** "200–399", "200–399, 400": the statuses that count as healthy. */
+export function describeAccept(accept: ReadonlyArray<readonly [number, number]>): string {
+  return accept.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}–${hi}`)).join(", ");
+}
+
+function statusAccepted(status: number, accept: Expectation["accept"]): boolean {
+  return accept === null || accept.some(([lo, hi]) => status >= lo && status <= hi);
+}
+
 /** One GET: whether it counts as healthy, and what it saw. */
-export function probeOnce(
-  url: URL,
-  options: { timeoutMs: number; contains?: string | undefined; expectedStatus?: number | undefined },
-  signal?: AbortSignal,
-): Promise<Attempt> {
+export function probeOnce(target: HttpTarget, options: { timeoutMs: number; expect: Expectation }, signal?: AbortSignal): Promise<Attempt> {
   return new Promise((resolve) => {
     let settled = false;
-    const client = url.protocol === "https:" ? https : http;
-    const request = client.get(url, { agent: false, headers: { "user-agent": "hop3-health probe", accept: "*/*" } });
-    const finish = (ok: boolean, observed: string): void => {
+    const client = target.protocol === "https:" ? https : http;
+    let request: http.ClientRequest;
+    const finish = (attempt: Attempt): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener("abort", onAbort);
       request.destroy();
-      resolve({ ok, observed });
+      resolve(attempt);
     };
-    const timer = setTimeout(() => finish(false, "timed out"), options.timeoutMs);
-    const onAbort = (): void => finish(false, "aborted");
+    const onAbort = (): void => finish({ ok: false, observed: "aborted", reason: "timeout" });
+    const timer = setTimeout(() => finish({ ok: false, observed: "timed out", reason: "timeout" }), options.timeoutMs);
+    try {
+      request = client.request({
+        method: "GET",
+        host: target.host,
+        port: target.port,
+        path: target.path,
+        agent: false,
+        // An app's own certificate is its business; the probe asks whether it answers.
+        ...(target.protocol === "https:" ? { rejectUnauthorized: false, servername: target.hostHeader.replace(/:\d+$/, "") } : {}),
+        headers: { host: target.hostHeader, "user-agent": "hop3-health probe", accept: "*/*", connection: "close" },
+      });
+    } catch (error) {
+      clearTimeout(timer);
+      resolve({ ok: false, observed: `cannot send the request: ${error instanceof Error ? error.message : String(error)}`, reason: "error" });
+      return;
+    }
     if (signal?.aborted) onAbort();
     else signal?.addEventListener("abort", onAbort, { once: true });
 
-    request.on("error", (error: NodeJS.ErrnoException) => finish(false, ERRORS[error.code ?? ""] ?? error.message));
+    request.on("error", (error: NodeJS.ErrnoException) => {
+      const code = error.code ?? "";
+      finish({ ok: false, observed: ERRORS[code] ?? error.message, reason: code === "ECONNREFUSED" ? "refused" : "error" });
+    });
     request.on("response", (response) => {
       const status = response.statusCode ?? 0;
-      const statusOk = options.expectedStatus !== undefined ? status === options.expectedStatus : status >= 200 && status < 300;
-      if (!statusOk) return finish(false, `HTTP ${status}`);
-      const contains = options.contains;
-      if (contains === undefined) return finish(true, `HTTP ${status}`);
+      const { accept, contains } = options.expect;
+      if (!statusAccepted(status, accept)) return finish({ ok: false, observed: `HTTP ${status}`, status, reason: "http_status" });
+      if (contains === undefined) return finish({ ok: true, observed: `HTTP ${status}`, status });
       // Read only until the text shows up, keeping a tail so a match across chunks is seen.
       const decoder = new StringDecoder("utf8");
       let tail = "";
       let read = 0;
+      const missing = (): Attempt => ({ ok: false, observed: `HTTP ${status} without "${contains}" in its first 256 KiB`, status, reason: "content" });
       response.on("data", (chunk: Buffer) => {
-        read += chunk.length;
-        const text = tail + decoder.write(chunk);
-        if (text.includes(contains)) return finish(true, `HTTP ${status}`);
+        const room = MAX_BODY_BYTES - read;
+        const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+        read += part.length;
+        const text = tail + decoder.write(part);
+        if (text.includes(contains)) return finish({ ok: true, observed: `HTTP ${status}`, status });
         tail = text.slice(-Math.max(0, contains.length - 1));
-        if (read > MAX_BODY_BYTES) finish(false, `HTTP ${status} without "${contains}" in its first MiB`);
+        if (read >= MAX_BODY_BYTES) finish(missing());
       });
-      response.on("end", () => finish(false, `HTTP ${status} without "${contains}"`));
-      response.on("error", () => finish(false, "connection reset"));
+      response.on("end", () => finish(missing()));
+      response.on("error", () => finish({ ok: false, observed: "connection reset", status, reason: "error" }));
     });
+    request.end();
   });
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener(
-      "abort",
-      () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      { once: true },
-    );
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
   });
 }
 
 export async function runProbe(target: ProbeTarget, signal?: AbortSignal): Promise<Verdict> {
+  const { http: endpoint } = target;
+  if (endpoint === null) {
+    const message = `'${target.app}' is a static site (PORT=0): nginx serves it, there is nothing to probe`;
+    return { app: target.app, result: "success", message, duration_seconds: 0, attempts: 0, last: null, url: "" };
+  }
   const started = performance.now();
   const deadline = started + target.window * 1000;
   let attempts = 0;
   let last: string | null = null;
+  const href = targetHref(endpoint);
   const verdict = (success: boolean): Verdict => {
     const seconds = (performance.now() - started) / 1000;
     return {
       app: target.app,
       result: success ? "success" : "failure",
       message: success
-        ? `'${target.app}' answered ${last ?? ""} on ${target.url.pathname} after ${seconds.toFixed(1)}s (${attempts} attempt${attempts === 1 ? "" : "s"})`
+        ? `'${target.app}' answered ${last ?? ""} on ${endpoint.path} after ${seconds.toFixed(1)}s (${attempts} attempt${attempts === 1 ? "" : "s"})`
         : `'${target.app}' did not respond to health checks within ${formatSeconds(target.window)} (last: ${last ?? "no answer"})`,
       duration_seconds: Number(seconds.toFixed(3)),
       attempts,
       last,
-      url: target.url.href,
+      url: href,
     };
   };
   for (;;) {
     const remaining = deadline - performance.now();
     if (remaining <= 0 || signal?.aborted) return verdict(false);
     attempts++;
-    const attempt = await probeOnce(
-      target.url,
-      { timeoutMs: Math.min(target.requestTimeout * 1000, remaining), contains: target.contains, expectedStatus: target.expectedStatus },
-      signal,
-    );
+    const attempt = await probeOnce(endpoint, { timeoutMs: Math.min(target.requestTimeout * 1000, remaining), expect: target.expect }, signal);
     last = attempt.observed;
     if (attempt.ok) return verdict(true);
     const pause = Math.min(MAX_PAUSE_MS, FIRST_PAUSE_MS * PAUSE_GROWTH ** (attempts - 1));

@@ -1,10 +1,17 @@
-// What to probe for an app: its manifest's health endpoint, and where the app listens (the
-// command line or API, else `[apps.<name>]` in the config, else the PORT= line of its ENV file).
+// What to probe for an app, and where: its manifest's health endpoint, and its address from the
+// command line or API, else `[apps.<name>]` in the config, else its LIVE_ENV (or legacy ENV), as
+// HOP3-SERVER.md says Hop3 itself finds it. Requests carry `Host:` the first name of HOST_NAME.
 
 import { existsSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
 import path from "node:path";
-import { manifestPath, ManifestError, portFromEnvFile, readHealthEndpoint, ENDPOINT_DEFAULTS, type HealthEndpoint } from "./manifest.js";
-import type { ProbeTarget } from "./probe.js";
+import { appDirectory, AppNameError } from "../hop3/apps.js";
+import { liveEnvPath, readAppListen } from "../hop3/liveenv.js";
+import { ManifestError, readManifest, type Manifest } from "../hop3/manifest.js";
+import { appStartTimeout } from "../hop3/server-toml.js";
+import type { AppSettings } from "../health/model.js";
+import { DEFAULT_ACCEPT, describeAccept, requestPath, type Expectation, type HttpTarget, type ProbeTarget } from "./probe.js";
 
 export class ProbeInputError extends Error {
   override name = "ProbeInputError";
@@ -22,76 +29,113 @@ export interface ProbeRequest {
 
 export interface AppsContext {
   hop3Root: string;
-  appsConfig: Record<string, { port?: number | undefined; url?: string | undefined }>;
+  appsConfig: Record<string, AppSettings>;
 }
 
-const APP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Seconds per request when the manifest sets no `[healthcheck] timeout`. */
+export const DEFAULT_REQUEST_TIMEOUT = 5;
 
-export function appDirectory(hop3Root: string, app: string): string {
-  if (!APP_NAME.test(app) || app.includes("..")) throw new ProbeInputError(`"${app}" is not an app name`);
-  return path.join(hop3Root, "apps", app);
-}
-
-/** The app's declared endpoint, or undefined when it has no manifest or declares none. */
-export async function endpointOf(appDir: string): Promise<HealthEndpoint | undefined> {
-  const file = manifestPath(appDir);
-  return file ? readHealthEndpoint(file) : undefined;
-}
-
-/** Where the app listens, or why that is not known. */
-export async function baseUrlOf(app: string, appDir: string, ctx: AppsContext, given: { url?: string | undefined; port?: number | undefined }): Promise<URL> {
-  const configured = ctx.appsConfig[app];
-  if (given.url !== undefined) return parseUrl(given.url, "url");
-  if (given.port !== undefined) return new URL(`http://127.0.0.1:${given.port}/`);
-  if (configured?.url !== undefined) return parseUrl(configured.url, `[apps.${app}] url`);
-  if (configured?.port !== undefined) return new URL(`http://127.0.0.1:${configured.port}/`);
-  const port = await portFromEnvFile(appDir);
-  if (port !== undefined) return new URL(`http://127.0.0.1:${port}/`);
-  throw new ProbeInputError(`no port known for '${app}': no PORT= line in ${path.join(appDir, "ENV")}, and no --port, --url or [apps.${app}] port`);
-}
-
-function parseUrl(value: string, what: string): URL {
-  let url: URL;
+export function checkedAppDirectory(hop3Root: string, app: string): string {
   try {
-    url = new URL(value);
-  } catch {
-    throw new ProbeInputError(`${what} ${JSON.stringify(value)} is not a URL`);
+    return appDirectory(hop3Root, app);
+  } catch (error) {
+    if (error instanceof AppNameError) throw new ProbeInputError(error.message);
+    throw error;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ProbeInputError(`${what} must be an http or https URL`);
-  return url;
 }
 
-export async function resolveProbeTarget(request: ProbeRequest, ctx: AppsContext): Promise<ProbeTarget> {
-  const appDir = appDirectory(ctx.hop3Root, request.app);
-  const explicit = request.url !== undefined || request.port !== undefined || ctx.appsConfig[request.app] !== undefined;
-  if (!explicit && !existsSync(appDir)) throw new ProbeInputError(`no app '${request.app}' in ${path.join(ctx.hop3Root, "apps")}`);
-  let endpoint: HealthEndpoint | undefined;
+/** The app's manifest, a bad one reported as bad input. */
+export async function manifestOf(appDir: string): Promise<Manifest | undefined> {
   try {
-    endpoint = await endpointOf(appDir);
+    return await readManifest(appDir);
   } catch (error) {
     if (error instanceof ManifestError) throw new ProbeInputError(error.message);
     throw error;
   }
-  const base = await baseUrlOf(request.app, appDir, ctx, request);
-  // A URL with a path of its own is the whole address; otherwise the path comes from the manifest.
-  const urlHasPath = request.url !== undefined && base.pathname !== "/";
-  const pathname = request.path ?? (urlHasPath ? undefined : endpoint?.path);
-  if (pathname === undefined && !urlHasPath) {
-    throw new ProbeInputError(`'${request.app}' declares no health endpoint ([healthcheck] path in its hop3.toml); give --path`);
+}
+
+/** Whether an address is this host's: loopback, or one of its interfaces. */
+export function isThisHost(address: string): boolean {
+  const plain = address.toLowerCase().replace(/^::ffff:/, "");
+  if (plain === "localhost" || plain === "::1" || (net.isIPv4(plain) && plain.startsWith("127."))) return true;
+  return Object.values(os.networkInterfaces()).some((list) => (list ?? []).some((i) => i.address.toLowerCase() === plain));
+}
+
+/** Where an app is reached: an address with a Host header, a static site (port 0), or, with a URL, also a path of its own. */
+export type AppAddress = { kind: "http"; target: Omit<HttpTarget, "path">; urlPath?: string; source: string } | { kind: "static"; source: string };
+
+function fromUrl(value: string, what: string): AppAddress {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ProbeInputError(`${what}: not a URL`);
   }
-  const url = new URL(base.href);
-  if (pathname !== undefined) {
-    const [p, query] = pathname.split("?", 2) as [string, string | undefined];
-    url.pathname = p.startsWith("/") ? p : `/${p}`;
-    url.search = query ? `?${query}` : "";
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ProbeInputError(`${what} must be an http or https URL`);
+  const host = url.hostname.replace(/^\[|\]$/g, "");
+  const port = url.port ? Number(url.port) : url.protocol === "https:" ? 443 : 80;
+  const urlPath = url.pathname + url.search;
+  return {
+    kind: "http",
+    target: { protocol: url.protocol, host, port, hostHeader: url.host },
+    ...(urlPath !== "/" ? { urlPath } : {}),
+    source: what,
+  };
+}
+
+/** Where the app listens, or why that is not known. */
+export async function addressOf(app: string, appDir: string, ctx: AppsContext, given: { url?: string | undefined; port?: number | undefined } = {}): Promise<AppAddress> {
+  const configured = ctx.appsConfig[app];
+  if (given.url !== undefined) return fromUrl(given.url, "--url");
+  if (configured?.url !== undefined && given.port === undefined) return fromUrl(configured.url, `[apps.${app}] url`);
+  const listen = await readAppListen(appDir);
+  // BIND_ADDRESS can come from the app's own [env]: requests stay on this host whatever it says.
+  if (!isThisHost(listen.bindAddress)) {
+    throw new ProbeInputError(`BIND_ADDRESS ${JSON.stringify(listen.bindAddress.slice(0, 100))} in ${listen.source ?? liveEnvPath(appDir)} is not an address of this host`);
   }
-  const contains = request.contains ?? endpoint?.contains;
+  const host = listen.hostName ?? "localhost";
+  const at = (port: number, source: string): AppAddress => ({ kind: "http", target: { protocol: "http:", host: listen.bindAddress, port, hostHeader: host }, source });
+  if (given.port !== undefined) return at(given.port, "--port");
+  if (configured?.port !== undefined) return at(configured.port, `[apps.${app}] port`);
+  if (listen.port === 0) return { kind: "static", source: listen.source ?? liveEnvPath(appDir) };
+  if (listen.port !== undefined) return at(listen.port, listen.source ?? liveEnvPath(appDir));
+  throw new ProbeInputError(
+    `no port known for '${app}': no PORT in ${liveEnvPath(appDir)} or ${path.join(appDir, "ENV")}, and no --port, --url or [apps.${app}] port`,
+  );
+}
+
+/** What counts as healthy for the app: 200–399 and `[apps.<name>] accept_status` when it declares an endpoint, else any answer. */
+export function expectationFor(app: string, ctx: AppsContext, declared: boolean, contains: string | undefined): Expectation {
+  if (!declared) return { accept: null };
+  return { accept: [...DEFAULT_ACCEPT, ...(ctx.appsConfig[app]?.accept_status ?? [])], contains };
+}
+
+/** "(healthy: 200–399; [apps.isso] accept_status widens it)": what was expected, for a failure message. */
+export function expectationText(app: string, ctx: AppsContext, expect: Expectation): string {
+  if (expect.accept === null) return "(no health endpoint declared: any HTTP answer counts)";
+  const widened = (ctx.appsConfig[app]?.accept_status ?? []).length > 0;
+  return `(healthy: ${describeAccept(expect.accept)}${widened ? `, with [apps.${app}] accept_status` : `; [apps.${app}] accept_status widens it`}${expect.contains !== undefined ? `, body containing "${expect.contains}"` : ""})`;
+}
+
+export async function resolveProbeTarget(request: ProbeRequest, ctx: AppsContext): Promise<ProbeTarget> {
+  const appDir = checkedAppDirectory(ctx.hop3Root, request.app);
+  const explicit = request.url !== undefined || request.port !== undefined || ctx.appsConfig[request.app] !== undefined;
+  if (!explicit && !existsSync(appDir)) throw new ProbeInputError(`no app '${request.app}' in ${path.join(ctx.hop3Root, "apps")}`);
+  const manifest = await manifestOf(appDir);
+  const address = await addressOf(request.app, appDir, ctx, request);
+  const window = request.timeoutSeconds ?? manifest?.startTimeout ?? (await appStartTimeout(ctx.hop3Root));
+  const requestTimeout = manifest?.timeout !== undefined && manifest.timeout > 0 ? manifest.timeout : DEFAULT_REQUEST_TIMEOUT;
+  if (address.kind === "static") return { app: request.app, http: null, expect: { accept: null }, requestTimeout, window };
+
+  // A URL with a path of its own is the whole address; otherwise the path comes from the manifest, else "/".
+  const declaredPath = request.path ?? address.urlPath ?? manifest?.path;
+  const contains = request.contains ?? manifest?.contains;
+  const declared = declaredPath !== undefined || contains !== undefined;
   return {
     app: request.app,
-    url,
-    ...(contains !== undefined ? { contains } : {}),
-    ...(endpoint?.expectedStatus !== undefined ? { expectedStatus: endpoint.expectedStatus } : {}),
-    requestTimeout: endpoint?.timeout ?? ENDPOINT_DEFAULTS.timeout,
-    window: request.timeoutSeconds ?? endpoint?.startTimeout ?? ENDPOINT_DEFAULTS.startTimeout,
+    http: { ...address.target, path: requestPath(declaredPath ?? "/") },
+    expect: expectationFor(request.app, ctx, declared, contains),
+    requestTimeout,
+    window,
   };
 }

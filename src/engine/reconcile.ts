@@ -1,0 +1,185 @@
+// Is each app running as it is meant to (ADR 029's reconciliation, observed, never acted on)?
+// An app is meant to run while it has enabled vassals; then it needs a process, and a web kind
+// needs its port to take connections. This is cheap, so `serve` scans every few seconds between
+// check cycles: a crashed app fails within seconds, not at its next HTTP interval.
+//
+// The same scan sees deploys with no integration: Hop3 rewrites an app's LIVE_ENV and vassal files
+// when it (re)spawns it, and a change there starts the deploy probe over its window. While that
+// probe runs the app is "deploying", and its check does not page.
+
+import net from "node:net";
+import type { AppSettings } from "../health/model.js";
+import { appRuntimes, listApps, type AppRuntime } from "../hop3/apps.js";
+import type { Logger } from "../lib/logger.js";
+import { runProbe, type Verdict } from "../probe/probe.js";
+import { ProbeInputError, resolveProbeTarget } from "../probe/target.js";
+
+export type Liveness =
+  | { state: "running"; message: string }
+  | { state: "down"; message: string; reason: "not_running" | "refused" }
+  | { state: "stopped"; message: string }
+  | { state: "static"; message: string }
+  | { state: "deploying"; message: string }
+  /** Not managed by Hop3's vassals (only in [apps.<name>], or no vassal but configured): HTTP alone says. */
+  | { state: "unmanaged"; message: string };
+
+export interface DeployState {
+  startedAt: number;
+  window: number;
+  verdict?: Verdict;
+  finishedAt?: number;
+}
+
+/** Deploy probes started by the scan, by app; read by the app checks. */
+export const deploys = new Map<string, DeployState>();
+
+/** Hop3's own test: a TCP connect to the app's port, one second at most. */
+function portRefuses(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (refused: boolean): void => {
+      socket.destroy();
+      resolve(refused);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(false));
+    socket.once("error", (error: NodeJS.ErrnoException) => done(error.code === "ECONNREFUSED"));
+  });
+}
+
+function processes(n: number): string {
+  return `${n} process${n === 1 ? "" : "es"}`;
+}
+
+/** Whether the app runs as it is meant to, from one reading of its runtime. */
+export async function livenessOf(runtime: AppRuntime, configured: AppSettings | undefined): Promise<Liveness> {
+  const deploy = deploys.get(runtime.app);
+  if (deploy && deploy.verdict === undefined) {
+    const since = Math.round((Date.now() - deploy.startedAt) / 1000);
+    return { state: "deploying", message: `deploying: startup probe running for ${since}s (window ${deploy.window}s)` };
+  }
+  if (runtime.listen.port === 0) return { state: "static", message: "static site (PORT=0): nginx serves its files" };
+  const workers = runtime.vassals.map((v) => `${v.kind}.${v.ordinal}`).join(", ");
+  if (runtime.vassals.length === 0) {
+    return configured !== undefined
+      ? { state: "unmanaged", message: "no vassal enabled; watched over HTTP as [apps] configures it" }
+      : { state: "stopped", message: "stopped (no vassal enabled in uwsgi-enabled/)" };
+  }
+  if (runtime.pids.length === 0) {
+    return { state: "down", reason: "not_running", message: `stopped unexpectedly: enabled (${workers}) but no process of the app is running` };
+  }
+  const { port, bindAddress } = runtime.listen;
+  if (runtime.web && port !== undefined && configured?.port === undefined && configured?.url === undefined && (await portRefuses(bindAddress, port))) {
+    const where = bindAddress.includes(":") ? `[${bindAddress}]:${port}` : `${bindAddress}:${port}`;
+    return { state: "down", reason: "refused", message: `stopped unexpectedly: nothing listens on ${where} (connection refused), ${processes(runtime.pids.length)} left` };
+  }
+  return { state: "running", message: `running (${workers}; ${processes(runtime.pids.length)})` };
+}
+
+export interface AppWatchOptions {
+  hop3Root: string;
+  appsConfig: Record<string, AppSettings>;
+  intervalSeconds: number;
+  logger: Logger;
+  signal: AbortSignal;
+  /** Apps whose liveness or deploy state changed: their checks should run now. */
+  onChange(apps: string[], events: AppStateEvent[]): Promise<void>;
+  /** A deploy probe's verdict, to be counted and logged. */
+  onVerdict(verdict: Verdict): Promise<void>;
+}
+
+export interface AppStateEvent {
+  app: string;
+  state: Liveness["state"];
+  message: string;
+}
+
+export interface AppWatch {
+  /** One scan now (tests and the first cycle). */
+  scan(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The scan between cycles, in `serve`. */
+export function startAppWatch(options: AppWatchOptions): AppWatch {
+  const signatures = new Map<string, string>();
+  const states = new Map<string, Liveness["state"]>();
+  const probes = new Set<Promise<void>>();
+  let scanning: Promise<void> | null = null;
+
+  const deployProbe = async (app: string): Promise<void> => {
+    let target;
+    try {
+      target = await resolveProbeTarget({ app }, { hop3Root: options.hop3Root, appsConfig: options.appsConfig });
+    } catch (error) {
+      if (error instanceof ProbeInputError) options.logger.warn({ app }, `deploy of ${app} seen, not probed: ${error.message}`);
+      else options.logger.error({ app }, `deploy of ${app} seen, not probed: ${String(error)}`);
+      return;
+    }
+    options.logger.info({ app, window: target.window }, `deploy of ${app} seen: startup probe for up to ${target.window}s`);
+    const state: DeployState = { startedAt: Date.now(), window: target.window };
+    deploys.set(app, state);
+    void options.onChange([app], []);
+    const verdict = await runProbe(target, options.signal);
+    if (options.signal.aborted) return;
+    state.verdict = verdict;
+    state.finishedAt = Date.now();
+    await options.onVerdict(verdict);
+    await options.onChange([app], []);
+  };
+
+  const scanOnce = async (): Promise<void> => {
+    const apps = await listApps(options.hop3Root);
+    const runtimes = await appRuntimes(options.hop3Root, apps);
+    const changed: string[] = [];
+    const events: AppStateEvent[] = [];
+    await Promise.all(
+      runtimes.map(async (runtime) => {
+        const { app, signature } = runtime;
+        const before = signatures.get(app);
+        signatures.set(app, signature);
+        // A respawn: a new LIVE_ENV or vassal set, with vassals enabled. Not at the first sight of an app.
+        const deploying = deploys.get(app);
+        if (before !== undefined && before !== signature && runtime.vassals.length > 0 && !(deploying && deploying.verdict === undefined)) {
+          const probe = deployProbe(app).finally(() => probes.delete(probe));
+          probes.add(probe);
+        }
+        const live = await livenessOf(runtime, options.appsConfig[app]);
+        const previous = states.get(app);
+        states.set(app, live.state);
+        if (previous !== undefined && previous !== live.state) {
+          changed.push(app);
+          events.push({ app, state: live.state, message: live.message });
+        }
+      }),
+    );
+    for (const app of [...signatures.keys()]) {
+      if (!apps.includes(app)) {
+        signatures.delete(app);
+        states.delete(app);
+        deploys.delete(app);
+        changed.push(app);
+      }
+    }
+    if (changed.length > 0) await options.onChange(changed, events);
+  };
+
+  const scan = (): Promise<void> => {
+    scanning ??= scanOnce()
+      .catch((error: unknown) => options.logger.error(`app scan failed: ${error instanceof Error ? error.message : String(error)}`))
+      .finally(() => {
+        scanning = null;
+      });
+    return scanning;
+  };
+
+  const timer = options.intervalSeconds > 0 ? setInterval(() => void scan(), options.intervalSeconds * 1000) : undefined;
+  return {
+    scan,
+    async stop() {
+      clearInterval(timer);
+      await scanning;
+      await Promise.all(probes);
+    },
+  };
+}

@@ -1,0 +1,81 @@
+// Where an app listens, from what Hop3 wrote at its last spawn: `apps/<name>/venv/LIVE_ENV`
+// (KEY=VALUE lines, no quoting, split at the first `=`), else the `PORT=` line of the legacy
+// `apps/<name>/ENV`. LIVE_ENV holds every secret of the app in clear: only PORT, HOST_NAME and
+// BIND_ADDRESS are kept, and nothing else read from it is held or shown.
+
+import path from "node:path";
+import { FileReadError, KiB, readBoundedFile } from "./files.js";
+
+export interface AppListen {
+  /** The port, 0 for a static app (nginx serves its files), undefined when none is known. */
+  port?: number;
+  /** Where the app binds; requests go there. Default 127.0.0.1. */
+  bindAddress: string;
+  /** The first name of HOST_NAME, or undefined (catch-all `_`, or none). */
+  hostName?: string;
+  /** The file it came from, or undefined when none was found. */
+  source?: string;
+}
+
+const KEPT = new Set(["PORT", "HOST_NAME", "BIND_ADDRESS"]);
+const MAX_ENV_BYTES = 1024 * KiB;
+
+export function liveEnvPath(appDir: string): string {
+  return path.join(appDir, "venv", "LIVE_ENV");
+}
+
+/** The kept keys of a KEY=VALUE file; comments, blank and malformed lines are skipped. */
+export function parseEnvLines(text: string): Map<string, string> {
+  const kept = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed === "" || trimmed.startsWith("#")) continue;
+    const eq = trimmed.indexOf("=");
+    if (eq <= 0) continue;
+    const key = trimmed.slice(0, eq).trim().replace(/^export\s+/, "");
+    if (KEPT.has(key)) kept.set(key, trimmed.slice(eq + 1).trim());
+  }
+  return kept;
+}
+
+function parsePort(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const unquoted = value.replace(/^(["'])(.*)\1$/, "$2");
+  if (!/^\d{1,5}$/.test(unquoted)) return undefined;
+  const port = Number(unquoted);
+  return port <= 65535 ? port : undefined;
+}
+
+/** Requests go to the bind address; "every interface" is reached on loopback. */
+function reachableAddress(bind: string | undefined): string {
+  const address = (bind ?? "").replace(/^\[|\]$/g, "");
+  if (address === "" || address === "0.0.0.0") return "127.0.0.1";
+  if (address === "::") return "::1";
+  return address;
+}
+
+async function readKept(file: string, appDir: string): Promise<Map<string, string> | undefined> {
+  try {
+    return parseEnvLines(await readBoundedFile(file, { maxBytes: MAX_ENV_BYTES, within: appDir }));
+  } catch (error) {
+    if (error instanceof FileReadError) return undefined;
+    throw error;
+  }
+}
+
+/** Where the app listens, as Hop3 last started it. */
+export async function readAppListen(appDir: string): Promise<AppListen> {
+  for (const file of [liveEnvPath(appDir), path.join(appDir, "ENV")]) {
+    const env = await readKept(file, appDir);
+    const port = parsePort(env?.get("PORT"));
+    if (env === undefined || port === undefined) continue;
+    const first = env.get("HOST_NAME")?.split(/\s+/).find((name) => name !== "");
+    return {
+      port,
+      bindAddress: reachableAddress(env.get("BIND_ADDRESS")),
+      ...(first !== undefined && first !== "_" ? { hostName: first } : {}),
+      source: file,
+    };
+  }
+  return { bindAddress: "127.0.0.1" };
+}
