@@ -75,15 +75,15 @@ describe("alerting end to end", () => {
     const appServer = http.createServer((_req, res) => res.end("ok"));
     await new Promise<void>((resolve) => appServer.listen(0, "127.0.0.1", resolve));
     stops.push(() => new Promise((resolve) => appServer.close(resolve)));
-    await mkdir(path.join(root, "apps/web"), { recursive: true });
-    await writeFile(path.join(root, "apps/web/hop3.toml"), '[healthcheck]\npath = "/health"\ninterval = 1\n');
-    await writeFile(path.join(root, "apps/web/ENV"), `PORT=${(appServer.address() as net.AddressInfo).port}\n`);
+    // An app that no vassal runs (this process serves it): watched over HTTP at its [apps.web] port.
+    await mkdir(path.join(root, "apps/web/src"), { recursive: true });
+    await writeFile(path.join(root, "apps/web/src/hop3.toml"), '[healthcheck]\npath = "/health"\ninterval = 1\n');
     await writeFile(path.join(root, "nginx.pid"), `${process.pid}\n`);
     const exporter: RunningExporter = await startExporter({
       root,
       interval: 1,
       // This test process stands in for nginx, so that the Services section has a check too.
-      config: `[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:${brokenPort}/test"\ntimeout = 1\n[checks.nginx]\npidfile = "${root}/nginx.pid"\n`,
+      config: `[apps.web]\nport = ${(appServer.address() as net.AddressInfo).port}\n[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:${brokenPort}/test"\ntimeout = 1\n[checks.nginx]\npidfile = "${root}/nginx.pid"\n`,
     });
     stops.push(() => exporter.stop("SIGKILL"));
     const probe = (): Promise<Response> =>

@@ -2,15 +2,17 @@
 // here on free ports.
 
 import { spawn, type ChildProcess } from "node:child_process";
+import http from "node:http";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { isLoopback } from "../src/exporter/probes.js";
-import { readHealthEndpoint } from "../src/probe/manifest.js";
+import { readManifest } from "../src/hop3/manifest.js";
 import { runCli, tempDir } from "./helpers/cli.js";
 import { eventually, metricValue, startExporter, type RunningExporter } from "./helpers/exporter.js";
 import { stopChild } from "./helpers/processes.js";
+import { makeHop3Layout, startAppProcess } from "./helpers/hop3-layout.js";
 import { closedPort } from "./helpers/servers.js";
 
 const APP = fileURLToPath(new URL("./fixtures/app.mjs", import.meta.url));
@@ -39,12 +41,13 @@ async function startApp(mode: string, delaySeconds = 0, port?: number): Promise<
   return app;
 }
 
-/** A HOP3_ROOT with one app `web`: its hop3.toml and its ENV file. */
-async function rootWithApp(manifest: string, port?: number, root = tempDir()): Promise<string> {
+/** A HOP3_ROOT with one app `web`: its hop3.toml where Hop3 looks for it, and its venv/LIVE_ENV (or the legacy ENV). */
+async function rootWithApp(manifest: string, port?: number, root = tempDir(), envFile: "venv/LIVE_ENV" | "ENV" = "venv/LIVE_ENV"): Promise<string> {
   const dir = path.join(root, "apps", "web");
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, "hop3.toml"), manifest);
-  if (port !== undefined) await writeFile(path.join(dir, "ENV"), `APP_NAME=web\nPORT=${port}\n`);
+  await mkdir(path.join(dir, "src", "hop3"), { recursive: true });
+  await mkdir(path.join(dir, "venv"), { recursive: true });
+  await writeFile(path.join(dir, "src", "hop3", "hop3.toml"), manifest);
+  if (port !== undefined) await writeFile(path.join(dir, envFile), `APP=web\nBIND_ADDRESS=127.0.0.1\nPORT=${port}\nSECRET_KEY=a=b c\n`);
   return root;
 }
 
@@ -55,7 +58,7 @@ async function probe(root: string, ...args: string[]): Promise<{ code: number; s
   return runCli(["--config", config, "probe", "web", ...args]);
 }
 
-const MANIFEST = '[healthcheck]\npath = "/health"\ncontains = "ready"\ntimeout = 0.5\n[run]\nstart-timeout = 2\n';
+const MANIFEST = '[healthcheck]\npath = "/health"\ncontains = "ready"\ntimeout = 1\n[run]\nstart-timeout = 2\n';
 
 describe("hop3-health probe", () => {
   it("succeeds once an app that starts slowly answers", async () => {
@@ -72,7 +75,7 @@ describe("hop3-health probe", () => {
     const cases: Array<[string, string]> = [
       ["error", "HTTP 500"],
       ["silent", "timed out"],
-      ["wrong-body", 'HTTP 200 without "ready"'],
+      ["wrong-body", 'HTTP 200 without "ready" in its first 256 KiB'],
       ["die", "connection refused"],
     ];
     await Promise.all(
@@ -95,45 +98,46 @@ describe("hop3-health probe", () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/^'web' answered HTTP 200 on \/anything/);
     const viaUrl = await probe(root, "--url", `http://127.0.0.1:${app.port}/x`, "--contains", "nothing-like-this", "--timeout", "1");
-    expect(viaUrl.stdout).toBe(`'web' did not respond to health checks within 1s (last: HTTP 200 without "nothing-like-this")\n`);
+    expect(viaUrl.stdout).toBe(`'web' did not respond to health checks within 1s (last: HTTP 200 without "nothing-like-this" in its first 256 KiB)\n`);
   });
 
   it("reads hop3.toml's edge cases, and names the file and key of a bad one", async () => {
     const app = await startApp("starting");
-    // The legacy key, a path without its leading slash.
-    const legacy = await rootWithApp('[run]\nhealthcheck = "health"\nstart = "gunicorn app"\n', app.port);
+    // The legacy key, a path without its leading slash, and the legacy ENV file.
+    const legacy = await rootWithApp('[run]\nhealthcheck = "health"\nstart = "gunicorn app"\n', app.port, tempDir(), "ENV");
     expect((await probe(legacy)).stdout).toMatch(/^'web' answered HTTP 200 on \/health/);
 
+    // No endpoint declared: as Hop3's deploy does, any HTTP answer at / counts.
     const none = await rootWithApp('[run]\nstart = "gunicorn app"\n', app.port);
     const noEndpoint = await probe(none);
-    expect(noEndpoint.code).toBe(3);
-    expect(noEndpoint.stderr).toBe("hop3-health: 'web' declares no health endpoint ([healthcheck] path in its hop3.toml); give --path\n");
+    expect(noEndpoint.code).toBe(0);
+    expect(noEndpoint.stdout).toMatch(/^'web' answered HTTP 200 on \/ after/);
 
     const badType = await rootWithApp('[healthcheck]\npath = "/health"\ntimeout = "5s"\n', app.port);
     const typed = await probe(badType);
     expect(typed.code).toBe(3);
-    expect(typed.stderr).toBe(`hop3-health: ${badType}/apps/web/hop3.toml: [healthcheck] timeout: expected a number of seconds\n`);
+    expect(typed.stderr).toBe(`hop3-health: manifest invalid: ${badType}/apps/web/src/hop3/hop3.toml: healthcheck.timeout: expected a whole number, got "5s"\n`);
 
     const unknown = await rootWithApp('[healthcheck]\npth = "/health"\npath = "/h"\n', app.port);
-    expect((await probe(unknown)).stderr).toBe(`hop3-health: ${unknown}/apps/web/hop3.toml: unknown key [healthcheck] pth\n`);
+    expect((await probe(unknown)).stderr).toBe(`hop3-health: manifest invalid: ${unknown}/apps/web/src/hop3/hop3.toml: healthcheck: unknown key "pth"\n`);
 
     const noPort = await rootWithApp(MANIFEST);
-    expect((await probe(noPort)).stderr).toMatch(/^hop3-health: no port known for 'web': no PORT= line in .*\/apps\/web\/ENV/);
+    expect((await probe(noPort)).stderr).toBe(
+      `hop3-health: no port known for 'web': no PORT in ${noPort}/apps/web/venv/LIVE_ENV or ${noPort}/apps/web/ENV, and no --port, --url or [apps.web] port\n`,
+    );
     expect((await probe(noPort, "--port", "99999")).code).toBe(3);
     expect((await runCli(["probe"])).code).toBe(3);
 
-    // The manifest in src/, and a start-timeout of its own.
+    // Hop3's order: src/hop3/hop3.toml first, then src/hop3.toml, then hop3.toml beside src/.
     const srcRoot = tempDir();
-    await mkdir(path.join(srcRoot, "apps/web/src"), { recursive: true });
-    await writeFile(path.join(srcRoot, "apps/web/src/hop3.toml"), '[healthcheck]\npath = "/ready"\nexpected_status = 204\ninterval = 10\nretries = 5\n[run]\nstart-timeout = 90\n');
-    expect(await readHealthEndpoint(path.join(srcRoot, "apps/web/src/hop3.toml"))).toEqual({
-      path: "/ready",
-      expectedStatus: 204,
-      timeout: 5,
-      interval: 10,
-      retries: 5,
-      startTimeout: 90,
-    });
+    const appDir = path.join(srcRoot, "apps/web");
+    await mkdir(path.join(appDir, "src/hop3"), { recursive: true });
+    await writeFile(path.join(appDir, "hop3.toml"), '[healthcheck]\npath = "/beside"\n');
+    expect((await readManifest(appDir))?.path).toBe("/beside");
+    await writeFile(path.join(appDir, "src/hop3.toml"), '[healthcheck]\npath = "/ready"\ninterval = 10\nretries = 5\n[run]\nstart-timeout = 90\n');
+    expect(await readManifest(appDir)).toEqual({ file: path.join(appDir, "src/hop3.toml"), path: "/ready", interval: 10, retries: 5, startTimeout: 90 });
+    await writeFile(path.join(appDir, "src/hop3/hop3.toml"), '[healthcheck]\ncontains = "pong"\n');
+    expect(await readManifest(appDir)).toEqual({ file: path.join(appDir, "src/hop3/hop3.toml"), path: "/", contains: "pong" });
   });
 });
 
@@ -208,41 +212,47 @@ describe("continuous app checks", () => {
   });
 
   it("fail after `retries` failures in a row, come back after one success, and follow apps that come and go", async () => {
-    const port = await closedPort();
-    let app = await startApp("starting", 0, port);
-    const root = await rootWithApp('[healthcheck]\npath = "/health"\ninterval = 1\nretries = 3\ntimeout = 0.5\n', port);
-    exporter = await startExporter({ root, interval: 1 });
-    const severity = async (name = "web"): Promise<number | undefined> => metricValue(await (await fetch(`${exporter.url}/metrics`)).text(), "hop3_app_health_severity", { app: name });
-    await eventually(async () => (await severity()) === 0, 15_000, "web to be ok");
+    // The app's uWSGI process runs (it carries the procname prefix); its HTTP answers are the test's to choose.
+    const layout = await makeHop3Layout([{ name: "pt-web", manifest: '[healthcheck]\npath = "/health"\ninterval = 1\nretries = 3\ntimeout = 1\n', workers: { wsgi: 1 } }]);
+    const worker = await startAppProcess(layout, "pt-web", "wsgi", "worker");
+    cleanups.push(() => worker.stop());
+    let healthy = true;
+    const server = http.createServer((_req, res) => (healthy ? res.end("ok") : res.writeHead(503).end("down")));
+    await new Promise<void>((resolve) => server.listen(layout.apps.get("pt-web")!.port!, "127.0.0.1", resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    exporter = await startExporter({ root: layout.root, interval: 1 });
+    const severity = async (name = "pt-web"): Promise<number | undefined> => metricValue(await (await fetch(`${exporter.url}/metrics`)).text(), "hop3_app_health_severity", { app: name });
+    await eventually(async () => (await severity()) === 0, 15_000, "pt-web to be ok");
 
-    await app.stop();
+    healthy = false;
     // One failure, then two: still ok, and saying so.
     const during = await eventually(async () => {
       const report = (await (await fetch(`${exporter.url}/status`)).json()) as { sections: Array<{ items: Array<{ check: string; detail: string; severity: string }> }> };
-      const item = report.sections.flatMap((s) => s.items).find((i) => i.check === "app:web");
+      const item = report.sections.flatMap((s) => s.items).find((i) => i.check === "app:pt-web");
       return item?.detail.includes("of 3 failed probes before it fails") ? item : undefined;
     }, 15_000, "a failed probe that does not fail yet");
     expect(during.severity).toBe("ok");
-    await eventually(async () => (await severity()) === 2, 15_000, "web to fail after 3 failures");
+    await eventually(async () => (await severity()) === 2, 15_000, "pt-web to fail after 3 failures");
 
-    app = await startApp("starting", 0, port);
-    await eventually(async () => (await severity()) === 0, 15_000, "web to recover after one success");
-    const events = (await (await fetch(`${exporter.url}/api/v1/events?check=app:web&kind=transition`)).json()) as { events: Array<Record<string, unknown>> };
+    healthy = true;
+    await eventually(async () => (await severity()) === 0, 15_000, "pt-web to recover after one success");
+    const events = (await (await fetch(`${exporter.url}/api/v1/events?check=app:pt-web&kind=transition`)).json()) as { events: Array<Record<string, unknown>> };
     expect(events.events.map((e) => [e.from, e.to])).toEqual([
       [null, "ok"],
       ["ok", "fail"],
       ["fail", "ok"],
     ]);
-    expect(String(events.events[1]!.message)).toBe("not answering on /health: connection refused (3 failed probes in a row)");
+    expect(String(events.events[1]!.message)).toBe("answered HTTP 503 at /health (healthy: 200–399; [apps.pt-web] accept_status widens it) (3 failed probes in a row)");
 
     // A new app is picked up without a restart; a removed one goes.
-    const other = await startApp("starting");
-    await mkdir(path.join(root, "apps/api"));
-    await writeFile(path.join(root, "apps/api/hop3.toml"), '[healthcheck]\npath = "/ping"\ninterval = 1\n');
-    await writeFile(path.join(root, "apps/api/ENV"), `PORT=${other.port}\n`);
-    await eventually(async () => (await severity("api")) === 0, 15_000, "the new app to be checked");
-    await rm(path.join(root, "apps/api"), { recursive: true });
-    await eventually(async () => (await severity("api")) === undefined, 15_000, "the removed app to go");
-    expect(await readFile(path.join(root, "apps/web/hop3.toml"), "utf8")).toContain("retries = 3");
+    const more = await makeHop3Layout([{ name: "pt-api", manifest: '[healthcheck]\npath = "/ping"\ninterval = 1\n', workers: { web: 1 } }], { root: layout.root });
+    const api = await startAppProcess(more, "pt-api", "web", "starting");
+    cleanups.push(() => api.stop());
+    await eventually(async () => (await severity("pt-api")) === 0, 15_000, "the new app to be checked");
+    expect(api.requests().map((r) => [r.host, r.path])).toContainEqual(["localhost", "/ping"]);
+    await api.stop();
+    await rm(path.join(layout.root, "apps/pt-api"), { recursive: true });
+    await eventually(async () => (await severity("pt-api")) === undefined, 15_000, "the removed app to go");
+    expect(await readFile(path.join(layout.root, "apps/pt-web/src/hop3/hop3.toml"), "utf8")).toContain("retries = 3");
   }, 90_000);
 });

@@ -7,9 +7,9 @@
 // when it (re)spawns it, and a change there starts the deploy probe over its window. While that
 // probe runs the app is "deploying", and its check does not page.
 
-import net from "node:net";
 import type { AppSettings } from "../health/model.js";
 import { appRuntimes, listApps, type AppRuntime } from "../hop3/apps.js";
+import { portRefuses } from "../hop3/sockets.js";
 import type { Logger } from "../lib/logger.js";
 import { runProbe, type Verdict } from "../probe/probe.js";
 import { ProbeInputError, resolveProbeTarget } from "../probe/target.js";
@@ -33,19 +33,11 @@ export interface DeployState {
 /** Deploy probes started by the scan, by app; read by the app checks. */
 export const deploys = new Map<string, DeployState>();
 
-/** Hop3's own test: a TCP connect to the app's port, one second at most. */
-function portRefuses(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (refused: boolean): void => {
-      socket.destroy();
-      resolve(refused);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("connect", () => done(false));
-    socket.once("error", (error: NodeJS.ErrnoException) => done(error.code === "ECONNREFUSED"));
-  });
-}
+/**
+ * The state each app was last seen in, by the scan or by its check in a cycle: the scan reacts
+ * to a change from whatever was last published, not only from what it saw itself.
+ */
+const lastSeen = new Map<string, Liveness["state"]>();
 
 function processes(n: number): string {
   return `${n} process${n === 1 ? "" : "es"}`;
@@ -53,6 +45,12 @@ function processes(n: number): string {
 
 /** Whether the app runs as it is meant to, from one reading of its runtime. */
 export async function livenessOf(runtime: AppRuntime, configured: AppSettings | undefined): Promise<Liveness> {
+  const live = await assess(runtime, configured);
+  lastSeen.set(runtime.app, live.state);
+  return live;
+}
+
+async function assess(runtime: AppRuntime, configured: AppSettings | undefined): Promise<Liveness> {
   const deploy = deploys.get(runtime.app);
   if (deploy && deploy.verdict === undefined) {
     const since = Math.round((Date.now() - deploy.startedAt) / 1000);
@@ -103,7 +101,6 @@ export interface AppWatch {
 /** The scan between cycles, in `serve`. */
 export function startAppWatch(options: AppWatchOptions): AppWatch {
   const signatures = new Map<string, string>();
-  const states = new Map<string, Liveness["state"]>();
   const probes = new Set<Promise<void>>();
   let scanning: Promise<void> | null = null;
 
@@ -144,9 +141,8 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
           const probe = deployProbe(app).finally(() => probes.delete(probe));
           probes.add(probe);
         }
+        const previous = lastSeen.get(app);
         const live = await livenessOf(runtime, options.appsConfig[app]);
-        const previous = states.get(app);
-        states.set(app, live.state);
         if (previous !== undefined && previous !== live.state) {
           changed.push(app);
           events.push({ app, state: live.state, message: live.message });
@@ -156,7 +152,7 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
     for (const app of [...signatures.keys()]) {
       if (!apps.includes(app)) {
         signatures.delete(app);
-        states.delete(app);
+        lastSeen.delete(app);
         deploys.delete(app);
         changed.push(app);
       }

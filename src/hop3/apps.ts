@@ -6,7 +6,7 @@
 import { lstat, readdir } from "node:fs/promises";
 import path from "node:path";
 import { liveEnvPath, readAppListen, type AppListen } from "./liveenv.js";
-import { belongsToApp, processTable } from "./processes.js";
+import { appsOfProcess, processTable } from "./processes.js";
 
 /** The worker kinds that answer HTTP (Hop3's `web_workers`). */
 export const WEB_KINDS: ReadonlySet<string> = new Set(["wsgi", "jwsgi", "rwsgi", "web"]);
@@ -105,22 +105,41 @@ async function liveEnvSignature(appDir: string): Promise<string> {
   }
 }
 
+/** Where each app listens, read again only when its LIVE_ENV changed (or, without one, every time). */
+const listenCache = new Map<string, { signature: string; listen: AppListen }>();
+
+async function listenOf(appDir: string, envSignature: string): Promise<AppListen> {
+  const cached = listenCache.get(appDir);
+  if (cached && cached.signature === envSignature && envSignature !== "-") return cached.listen;
+  const listen = await readAppListen(appDir);
+  listenCache.set(appDir, { signature: envSignature, listen });
+  return listen;
+}
+
 /** What is on disk and in the process table about one app, or about several (one reading of each). */
 export async function appRuntimes(hop3Root: string, apps: readonly string[]): Promise<AppRuntime[]> {
   const [vassals, processes] = await Promise.all([enabledVassals(hop3Root, apps), processTable()]);
+  const wanted = new Set(apps);
+  const pidsOf = new Map<string, number[]>();
+  for (const info of processes) {
+    for (const app of new Set(appsOfProcess(info, appsDirectory(hop3Root)))) {
+      if (wanted.has(app)) pidsOf.set(app, [...(pidsOf.get(app) ?? []), info.pid]);
+    }
+  }
   return Promise.all(
     apps.map(async (app) => {
       const dir = appDirectory(hop3Root, app);
       const own = vassals.get(app) ?? [];
       const kinds = [...new Set(own.map((v) => v.kind))];
-      const [listen, envSignature] = await Promise.all([readAppListen(dir), liveEnvSignature(dir)]);
+      const envSignature = await liveEnvSignature(dir);
+      const listen = await listenOf(dir, envSignature);
       return {
         app,
         dir,
         vassals: own,
         kinds,
         web: kinds.some((k) => WEB_KINDS.has(k)),
-        pids: processes.filter((p) => belongsToApp(p, dir, app)).map((p) => p.pid),
+        pids: pidsOf.get(app) ?? [],
         listen,
         signature: `${envSignature}|${own.map((v) => `${path.basename(v.file)}@${v.mtimeMs}`).join(",")}`,
       };
