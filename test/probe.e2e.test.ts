@@ -121,6 +121,11 @@ describe("hop3-health probe", () => {
     const unknown = await rootWithApp('[healthcheck]\npth = "/health"\npath = "/h"\n', app.port);
     expect((await probe(unknown)).stderr).toBe(`hop3-health: manifest invalid: ${unknown}/apps/web/src/hop3/hop3.toml: healthcheck: unknown key "pth"\n`);
 
+    // No start-timeout: the window is APP_START_TIMEOUT of hop3-server.toml.
+    const serverWide = await rootWithApp('[healthcheck]\npath = "/health"\n', (await startApp("error")).port);
+    await writeFile(path.join(serverWide, "hop3-server.toml"), 'HOP3_SECRET_KEY = "k"\nAPP_START_TIMEOUT = 1\n');
+    expect((await probe(serverWide)).stdout).toBe("'web' did not respond to health checks within 1s (last: HTTP 500)\n");
+
     const noPort = await rootWithApp(MANIFEST);
     expect((await probe(noPort)).stderr).toBe(
       `hop3-health: no port known for 'web': no PORT in ${noPort}/apps/web/venv/LIVE_ENV or ${noPort}/apps/web/ENV, and no --port, --url or [apps.web] port\n`,
