@@ -4,7 +4,7 @@
 import mysql from "mysql2/promise";
 import { z } from "zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
-import { budgetMs, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint } from "../src/lib/net.js";
+import { budgetMs, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
 const settings = z.strictObject({
   url: urlSetting(["mysql", "mariadb"], "mysql://user@host:3306/db").optional(),
@@ -53,7 +53,7 @@ const plugin: Plugin = {
       name: "MySQL",
       section: "Backing services",
       isConfigured: () => ctx.configFor<Settings>("mysql").url !== undefined,
-      async check(signal): Promise<HealthCheckResult> {
+      check: (signal) => withSettingsOrigin(ctx, "mysql", "MySQL", async (): Promise<HealthCheckResult> => {
         const config = ctx.configFor<Settings & { url: string }>("mysql");
         const url = new URL(config.url);
         const endpoint = endpointOfUrl(url, 3306);
@@ -102,7 +102,7 @@ const plugin: Plugin = {
           signal.removeEventListener("abort", onAbort);
           connection?.destroy();
         }
-      },
+      }),
     },
   ],
 };

@@ -4,7 +4,7 @@
 import pg from "pg";
 import { z } from "zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
-import { budgetMs, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint } from "../src/lib/net.js";
+import { budgetMs, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
 const settings = z.strictObject({
   url: urlSetting(["postgresql", "postgres"], "postgresql://user@host:5432/db").optional(),
@@ -50,7 +50,7 @@ const plugin: Plugin = {
       name: "PostgreSQL",
       section: "Backing services",
       isConfigured: () => ctx.configFor<Settings>("postgresql").url !== undefined,
-      async check(signal): Promise<HealthCheckResult> {
+      check: (signal) => withSettingsOrigin(ctx, "postgresql", "PostgreSQL", async (): Promise<HealthCheckResult> => {
         const config = ctx.configFor<Settings & { url: string }>("postgresql");
         const url = new URL(config.url);
         const endpoint = endpointOfUrl(url, 5432);
@@ -99,7 +99,7 @@ const plugin: Plugin = {
           signal.removeEventListener("abort", onAbort);
           await client.end().catch(() => undefined);
         }
-      },
+      }),
     },
   ],
 };

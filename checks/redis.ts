@@ -4,7 +4,7 @@
 import { Redis } from "ioredis";
 import { z } from "zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
-import { budgetMs, endpointOfUrl, isUnreachable, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint } from "../src/lib/net.js";
+import { budgetMs, endpointOfUrl, isUnreachable, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
 const settings = z.strictObject({
   url: urlSetting(["redis", "rediss"], "redis://host:6379/0").optional(),
@@ -35,7 +35,7 @@ const plugin: Plugin = {
       section: "Backing services",
       severityOnFailure: "warn",
       isConfigured: () => ctx.configFor<Settings>("redis").url !== undefined,
-      async check(signal): Promise<HealthCheckResult> {
+      check: (signal) => withSettingsOrigin(ctx, "redis", "Redis", async (): Promise<HealthCheckResult> => {
         const config = ctx.configFor<Settings & { url: string }>("redis");
         const url = new URL(config.url);
         const endpoint = endpointOfUrl(url, 6379);
@@ -99,7 +99,7 @@ const plugin: Plugin = {
           signal.removeEventListener("abort", onAbort);
           close();
         }
-      },
+      }),
     },
   ],
 };

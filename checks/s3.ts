@@ -6,7 +6,7 @@ import https from "node:https";
 import { HeadBucketCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
-import { budgetMs, endpointOf, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint } from "../src/lib/net.js";
+import { budgetMs, endpointOf, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
 // The SDK prints a notice about Node 20 on its first client; hop3-health's output stays clean.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
@@ -59,7 +59,7 @@ const plugin: Plugin = {
         const config = ctx.configFor<Settings>("s3");
         return config.endpoint !== undefined || config.bucket !== undefined;
       },
-      async check(signal): Promise<HealthCheckResult> {
+      check: (signal) => withSettingsOrigin(ctx, "s3", "S3", async (): Promise<HealthCheckResult> => {
         const config = ctx.configFor<Settings>("s3");
         const url = config.endpoint ? new URL(config.endpoint) : undefined;
         const endpoint = url
@@ -96,7 +96,7 @@ const plugin: Plugin = {
           agent.httpAgent.destroy();
           agent.httpsAgent.destroy();
         }
-      },
+      }),
     },
   ],
 };

@@ -1,23 +1,16 @@
-// hop3-server.toml: present under HOP3_ROOT, valid TOML, and setting the secret key Hop3 signs
-// its tokens with. The key's value is never read out.
+// Hop3's server configuration: HOP3_ROOT/hop3-server.toml is there and is TOML, and the secret key
+// Hop3 signs its tokens with is set, where Hop3 looks for it (ADR 048): HOP3_ETC_DIR/secret-key,
+// else HOP3_SECRET_KEY in hop3-server.toml (older servers). It says which; the key itself is
+// never read out. A file hop3-health may not read is said to be so, not taken for a missing key.
 
-import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { parse as parseToml, TomlError } from "smol-toml";
 import { z } from "zod";
-import type { HealthCheckResult, Plugin } from "../src/health/model.js";
-
-const SECRET_KEYS = new Set(["hop3_secret_key", "secret_key"]);
-
-/** Whether a non-empty secret key is set anywhere in the file (top level or a table). */
-function hasSecretKey(table: unknown): boolean {
-  if (typeof table !== "object" || table === null) return false;
-  return Object.entries(table).some(([key, value]) =>
-    SECRET_KEYS.has(key.toLowerCase()) ? typeof value === "string" && value.trim() !== "" : !Array.isArray(value) && hasSecretKey(value),
-  );
-}
+import type { HealthCheckResult, Plugin, Severity } from "../src/health/model.js";
+import { etcFile, readSecretFile } from "../src/hop3/etc.js";
+import { readServerTomlFile, SERVER_TOML, stringValue } from "../src/hop3/server-toml.js";
 
 const settings = z.strictObject({ path: z.string().min(1).optional() });
+const NAME = "Server config";
 
 const plugin: Plugin = {
   name: "server-config",
@@ -25,29 +18,34 @@ const plugin: Plugin = {
   getHealthChecks: (ctx) => [
     {
       id: "server-config",
-      name: "Server config",
+      name: NAME,
       section: "Configuration",
       isConfigured: () => true,
       async check(): Promise<HealthCheckResult> {
-        const configured = ctx.configFor<{ path?: string }>("server-config").path;
-        const file = configured ?? path.join(ctx.hop3Root, "hop3-server.toml");
-        const fail = (message: string): HealthCheckResult => ({ name: "Server config", passed: false, message, details: { path: file } });
-        let text: string;
-        try {
-          text = await readFile(file, "utf8");
-        } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
-          return fail(code === "ENOENT" ? `missing (${file})` : `cannot be read: ${code ?? String(error)} (${file})`);
+        const file = ctx.configFor<{ path?: string }>("server-config").path ?? path.join(ctx.hop3Root, SERVER_TOML);
+        const keyFile = etcFile(ctx.hop3EtcDir, "secret-key");
+        const result = (severity: Severity, message: string, details: Record<string, unknown> = {}): HealthCheckResult => ({
+          name: NAME,
+          passed: severity === "ok",
+          severity,
+          message,
+          details: { path: file, secret_key_file: keyFile, ...details },
+        });
+        const toml = await readServerTomlFile(file);
+        if (toml.problem?.kind === "missing" || toml.problem?.kind === "invalid" || toml.problem?.kind === "unreadable") {
+          return result("fail", toml.problem.message, { reason: "config" });
         }
-        let parsed: unknown;
-        try {
-          parsed = parseToml(text);
-        } catch (error) {
-          const where = error instanceof TomlError ? `:${error.line}:${error.column}` : "";
-          return fail(`not valid TOML (${file}${where})`);
+        const key = await readSecretFile(keyFile);
+        if (key.value !== undefined) {
+          const also = toml.problem?.kind === "denied" ? `; ${toml.problem.message}` : "";
+          return result(also ? "warn" : "ok", `present, secret key set in ${keyFile}${also}`, { secret_key_from: keyFile, ...(also ? { reason: "permission" } : {}) });
         }
-        if (!hasSecretKey(parsed)) return fail(`HOP3_SECRET_KEY is not set (required for authentication) in ${file}`);
-        return { name: "Server config", passed: true, message: `present, secret key set (${file})`, details: { path: file } };
+        if (toml.problem?.kind === "denied") return result("warn", toml.problem.message, { reason: "permission" });
+        if (stringValue(toml, "HOP3_SECRET_KEY") !== undefined) {
+          return result("ok", `present, secret key set in ${file} (HOP3_SECRET_KEY, as older servers keep it)`, { secret_key_from: `${file} HOP3_SECRET_KEY` });
+        }
+        if (key.problem?.kind === "denied") return result("warn", key.problem.message, { reason: "permission" });
+        return result("fail", `HOP3_SECRET_KEY is not set (required for authentication): not in ${keyFile}, nor in ${file}`, { reason: "config" });
       },
     },
   ],

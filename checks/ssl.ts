@@ -1,14 +1,20 @@
-// TLS certificates: the files nginx serves (HOP3_ROOT/nginx/ssl/*.crt by default, or the
-// configured paths and globs) and the certificates served at configured endpoints.
-// `ssl` says whether every file could be read as a certificate; one `ssl:<domain>` check per
-// certificate says whether it is self-signed and how many days it has left.
+// TLS certificates: by default where Hop3 writes them (HOP3-SERVER.md §6), else the configured
+// paths and globs, and the certificates served at configured endpoints. `ssl` says whether every
+// file could be read as a certificate; one `ssl:<domain>` check per certificate (the same one
+// found in several places is one check) says whether it is self-signed and how many days it has
+// left. For every app with a HOST_NAME, the certificate nginx really serves for that name is
+// fetched and compared with the file: a renewal nginx has not picked up is a warning.
 
 import { X509Certificate } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import tls from "node:tls";
 import { z } from "zod";
-import type { CheckSettings, HealthCheck, HealthCheckResult, Plugin, PluginContext, Severity } from "../src/health/model.js";
+import type { CheckSettings, HealthCheck, HealthCheckResult, Measurement, Plugin, PluginContext, Severity } from "../src/health/model.js";
+import { appDirectory, listApps } from "../src/hop3/apps.js";
+import { fileProblem } from "../src/hop3/etc.js";
+import { KiB, readBoundedFile } from "../src/hop3/files.js";
+import { readAppListen } from "../src/hop3/liveenv.js";
 import { worstSeverity } from "../src/health/model.js";
 import { glob, hasWildcard } from "../src/lib/glob.js";
 import { budgetMs } from "../src/lib/net.js";
@@ -22,6 +28,8 @@ const settings = z
       .default([]),
     warn_days: days.default(14),
     fail_days: days.default(3),
+    /** Where nginx serves the apps' TLS, to compare what it serves with the files ("" turns it off). */
+    served_at: z.union([z.literal(""), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, { error: 'expected "host:port"' })]).default("127.0.0.1:443"),
   })
   .refine((s) => s.fail_days < s.warn_days, { error: "fail_days must be below warn_days", path: ["fail_days"] });
 type SslSettings = z.infer<typeof settings> & CheckSettings;
@@ -45,6 +53,23 @@ function domainOf(cert: X509Certificate): string | undefined {
     .find((s) => s.startsWith("DNS:"));
   if (san) return san.slice(4);
   return /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+}
+
+/** Every DNS name a certificate is for (its SANs, else its CN). */
+function namesOf(cert: X509Certificate): string[] {
+  const sans = (cert.subjectAltName ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.startsWith("DNS:"))
+    .map((s) => s.slice(4).toLowerCase());
+  if (sans.length > 0) return sans;
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+  return cn ? [cn.toLowerCase()] : [];
+}
+
+function covers(cert: X509Certificate, host: string): boolean {
+  const name = host.toLowerCase();
+  return namesOf(cert).some((n) => n === name || (n.startsWith("*.") && name.endsWith(n.slice(1)) && !name.slice(0, -n.length + 1).includes(".")));
 }
 
 /** Days left, rounded down; negative once expired. */
@@ -78,15 +103,29 @@ interface Found {
   cert: X509Certificate;
   /** The file path, or "host:port" for a served certificate. */
   source: string;
+  /** Every file it was found in (one certificate, several places). */
+  files?: string[];
 }
 
-/** The served certificate of host:port (the leaf), without trusting or judging it. */
-function fetchServedCertificate(endpoint: string, timeoutMs: number, signal: AbortSignal): Promise<X509Certificate> {
+/** Where Hop3 writes certificates: its store, nginx's copies, certbot's live files, the control plane's, and the old default. */
+function defaultPatterns(ctx: PluginContext): string[] {
+  return [
+    path.join(ctx.hop3Root, "certificates/*.crt"),
+    path.join(ctx.hop3Root, "nginx/*.crt"),
+    path.join(ctx.hop3Root, "certbot/config/live/*/fullchain.pem"),
+    path.join(ctx.hop3EtcDir, "ssl/hop3.crt"),
+    path.join(ctx.hop3Root, "nginx/ssl/*.crt"),
+  ];
+}
+
+/** The served certificate of host:port (the leaf), without trusting or judging it; `servername` for SNI. */
+function fetchServedCertificate(endpoint: string, timeoutMs: number, signal: AbortSignal, servername?: string): Promise<X509Certificate> {
   const colon = endpoint.lastIndexOf(":");
   const host = endpoint.slice(0, colon).replace(/^\[|\]$/g, "");
   const port = Number(endpoint.slice(colon + 1));
   return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host, port, servername: /^[\d.]+$|:/.test(host) ? undefined : host, rejectUnauthorized: false, timeout: timeoutMs });
+    const sni = servername ?? (/^[\d.]+$|:/.test(host) ? undefined : host);
+    const socket = tls.connect({ host, port, servername: sni, rejectUnauthorized: false, timeout: timeoutMs });
     const finish = (error: Error | null, cert?: X509Certificate): void => {
       signal.removeEventListener("abort", onAbort);
       socket.destroy();
@@ -107,40 +146,95 @@ function fetchServedCertificate(endpoint: string, timeoutMs: number, signal: Abo
   });
 }
 
-/** Reads every configured certificate file; what cannot be read as a certificate is a problem. */
+/** Reads every certificate file; what cannot be read as a certificate is a problem. The same certificate twice is one. */
 async function readCertificateFiles(ctx: PluginContext, config: SslSettings): Promise<{ found: Found[]; problems: string[]; scanned: string[] }> {
   const explicit = config.paths !== undefined;
-  const patterns = config.paths ?? [path.join(ctx.hop3Root, "nginx/ssl/*.crt")];
-  const found: Found[] = [];
+  const patterns = config.paths ?? defaultPatterns(ctx);
+  const byFingerprint = new Map<string, Found>();
   const problems: string[] = [];
   const scanned: string[] = [];
   for (const pattern of patterns) {
     const resolved = path.resolve(ctx.hop3Root, pattern);
-    const files = hasWildcard(resolved) ? await glob(resolved) : [resolved];
+    const files = hasWildcard(resolved) ? await glob(resolved) : explicit || existsSync(resolved) ? [resolved] : [];
     if (files.length === 0 && explicit) problems.push(`no certificate matches ${resolved}`);
     for (const file of files) {
       scanned.push(file);
       let pem: string;
       try {
-        pem = await readFile(file, "utf8");
+        pem = await readBoundedFile(file, { maxBytes: 1024 * KiB });
       } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        problems.push(code === "ENOENT" ? `missing: ${file}` : `cannot read ${file}: ${code ?? String(error)}`);
+        const problem = fileProblem(error);
+        problems.push(problem.kind === "missing" ? `missing: ${file}` : problem.message);
         continue;
       }
+      let cert: X509Certificate;
       try {
         // A chain file holds the leaf first; that is the one served for the domain.
-        found.push({ cert: new X509Certificate(pem), source: file });
+        cert = new X509Certificate(pem);
       } catch {
         problems.push(`not a certificate: ${file}`);
+        continue;
       }
+      const known = byFingerprint.get(cert.fingerprint256);
+      if (known) known.files!.push(file);
+      else byFingerprint.set(cert.fingerprint256, { cert, source: file, files: [file] });
     }
   }
-  return { found, problems, scanned };
+  return { found: [...byFingerprint.values()], problems, scanned };
 }
 
-function certificateCheck(id: string, domain: string, source: string, getCert: (signal: AbortSignal) => Promise<X509Certificate>, config: SslSettings): HealthCheck {
+/** The first name of every app's HOST_NAME: the names nginx serves TLS for. */
+async function appHostNames(ctx: PluginContext): Promise<string[]> {
+  const names = await Promise.all((await listApps(ctx.hop3Root)).map(async (app) => (await readAppListen(appDirectory(ctx.hop3Root, app))).hostName));
+  return [...new Set(names.filter((n): n is string => n !== undefined && n !== "localhost"))];
+}
+
+/** What nginx serves for each of the names, beside the file: nothing to say when it is the same certificate. */
+async function compareServed(
+  file: X509Certificate,
+  hosts: readonly string[],
+  config: SslSettings,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<{ severity: Severity; message: string; served: Record<string, unknown>; measurements: Measurement[] } | undefined> {
+  let worst: { severity: Severity; message: string } | undefined;
+  const served: Record<string, unknown> = {};
+  const measurements: Measurement[] = [];
+  for (const host of hosts) {
+    let cert: X509Certificate;
+    try {
+      cert = await fetchServedCertificate(config.served_at, timeoutMs, signal, host);
+    } catch (error) {
+      served[host] = { error: error instanceof Error ? error.message : String(error) };
+      continue;
+    }
+    served[host] = { fingerprint_sha256: cert.fingerprint256, not_after: new Date(cert.validTo).toISOString() };
+    if (cert.fingerprint256 === file.fingerprint256) continue;
+    const own = assessCertificate(cert, config.warn_days, config.fail_days);
+    const renewed = Date.parse(file.validTo) > Date.parse(cert.validTo);
+    const left = daysLeft(cert, Date.now());
+    const when = left < 0 ? own.message : `expires in ${left === 1 ? "1 day" : `${left} days`}`;
+    const message = renewed
+      ? `renewed on disk but nginx still serves the old one for ${host} (${when}): reload nginx`
+      : `nginx serves another certificate for ${host} than this file (${when})`;
+    const severity = worstSeverity(["warn", own.severity]);
+    if (!worst || severity === "fail") worst = { severity, message };
+    measurements.push({ name: "hop3_certificate_not_after_timestamp_seconds", value: Date.parse(cert.validTo) / 1000, labels: { domain: host, source: `served ${config.served_at}` } });
+  }
+  return worst ? { ...worst, served, measurements } : Object.keys(served).length > 0 ? { severity: "ok", message: "", served, measurements } : undefined;
+}
+
+function certificateCheck(
+  ctx: PluginContext,
+  id: string,
+  domain: string,
+  found: Omit<Found, "cert">,
+  getCert: (signal: AbortSignal) => Promise<X509Certificate>,
+  config: SslSettings,
+  hosts: readonly string[] = [],
+): HealthCheck {
   const name = `SSL ${domain}`;
+  const { source } = found;
   return {
     id,
     name,
@@ -154,7 +248,11 @@ function certificateCheck(id: string, domain: string, source: string, getCert: (
         // A served certificate that cannot be fetched: say why, with where.
         return { name, passed: false, message: error instanceof Error ? error.message : String(error), details: { domain, source } };
       }
-      const { severity, message } = assessCertificate(cert, config.warn_days, config.fail_days);
+      const own = assessCertificate(cert, config.warn_days, config.fail_days);
+      const servedHosts = hosts.filter((h) => covers(cert, h));
+      const served = servedHosts.length > 0 && config.served_at !== "" ? await compareServed(cert, servedHosts, config, budgetMs(ctx, id).ms, signal) : undefined;
+      const severity = worstSeverity([own.severity, served?.severity ?? "ok"]);
+      const message = [own.severity === severity ? own.message : "", served && served.severity === severity ? served.message : ""].filter((m) => m !== "").join("; ");
       const selfSigned = isSelfSigned(cert);
       const labels = { domain, source };
       return {
@@ -165,6 +263,7 @@ function certificateCheck(id: string, domain: string, source: string, getCert: (
         details: {
           domain,
           source,
+          ...(found.files ? { files: found.files } : {}),
           subject: cert.subject,
           issuer: cert.issuer,
           subject_alt_names: cert.subjectAltName ?? null,
@@ -173,10 +272,12 @@ function certificateCheck(id: string, domain: string, source: string, getCert: (
           days_left: daysLeft(cert, Date.now()),
           self_signed: selfSigned,
           fingerprint_sha256: cert.fingerprint256,
+          ...(served ? { served: served.served } : {}),
         },
         measurements: [
           { name: "hop3_certificate_not_after_timestamp_seconds", value: Date.parse(cert.validTo) / 1000, labels },
           { name: "hop3_certificate_self_signed", value: selfSigned ? 1 : 0, labels },
+          ...(served?.measurements ?? []),
         ],
       };
     },
@@ -200,14 +301,15 @@ const plugin: Plugin = {
       return id;
     };
 
-    for (const { cert, source } of found) {
-      const domain = domainOf(cert) ?? path.basename(source);
-      checks.push(certificateCheck(uniqueId(domain, source), domain, source, () => Promise.resolve(cert), config));
+    const hosts = found.length > 0 && config.served_at !== "" ? await appHostNames(ctx) : [];
+    for (const entry of found) {
+      const domain = domainOf(entry.cert) ?? path.basename(entry.source);
+      checks.push(certificateCheck(ctx, uniqueId(domain, entry.source), domain, entry, () => Promise.resolve(entry.cert), config, hosts));
     }
     for (const endpoint of config.endpoints) {
       const host = endpoint.slice(0, endpoint.lastIndexOf(":")).replace(/^\[|\]$/g, "");
       const id = uniqueId(host, endpoint);
-      checks.push(certificateCheck(id, host, endpoint, (signal) => fetchServedCertificate(endpoint, budgetMs(ctx, id).ms, signal), config));
+      checks.push(certificateCheck(ctx, id, host, { source: endpoint }, (signal) => fetchServedCertificate(endpoint, budgetMs(ctx, id).ms, signal), config));
     }
 
     // The `ssl` check itself: were the certificate files all readable? Shown when there is anything to say.

@@ -1,6 +1,6 @@
 // The local checks' thresholds and edge cases, through the built binary.
 
-import { statfs, writeFile } from "node:fs/promises";
+import { chmod, mkdir, statfs, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderText, wantsColour } from "../src/report/text.js";
@@ -45,23 +45,46 @@ describe("disk-usage", () => {
 });
 
 describe("server-config", () => {
-  it("fails without a secret key, on broken TOML, and never shows the key", async () => {
+  it("finds the secret key where Hop3 keeps it, says where, and never shows it", async () => {
     const { configFile, root } = await makeHop3Root();
     const file = path.join(root, "hop3-server.toml");
+    const keyFile = path.join(root, "etc-hop3", "secret-key");
 
     await writeFile(file, 'HOP3_LOG_LEVEL = "INFO"\nHOP3_SECRET_KEY = ""\n');
     expect((await statusItems(configFile)).items["server-config"]).toMatchObject({
       severity: "fail",
-      detail: `HOP3_SECRET_KEY is not set (required for authentication) in ${file}`,
+      detail: `HOP3_SECRET_KEY is not set (required for authentication): not in ${keyFile}, nor in ${file}`,
     });
 
     await writeFile(file, "HOP3_SECRET_KEY = \n");
-    expect((await statusItems(configFile)).items["server-config"]).toMatchObject({ severity: "fail", detail: `not valid TOML (${file}:1:19)` });
+    expect((await statusItems(configFile)).items["server-config"]).toMatchObject({ severity: "fail", detail: `not valid TOML at line 1, column 19 (${file})` });
 
-    await writeFile(file, '[security]\nsecret_key = "k-9f8e7d"\n');
+    // Hop3 upper-cases its top-level keys.
+    await writeFile(file, 'hop3_secret_key = "k-9f8e7d"\n');
     const ok = await runCli(["--config", configFile, "status", "--json"]);
-    expect(ok.code).toBe(0);
     expect(ok.stdout).not.toContain("k-9f8e7d");
+    expect(itemsOf(JSON.parse(ok.stdout) as JsonReport)["server-config"]).toMatchObject({ severity: "ok", details: { secret_key_from: `${file} HOP3_SECRET_KEY` } });
+
+    // ADR 048: HOP3_ETC_DIR/secret-key first.
+    await writeFile(file, 'ADMIN_DOMAIN = "hop3.example.com"\n');
+    await mkdir(path.dirname(keyFile), { recursive: true });
+    await writeFile(keyFile, "etc-secret-value-123\n", { mode: 0o640 });
+    const fromEtc = await runCli(["--config", configFile, "status", "--json"]);
+    expect(fromEtc.stdout).not.toContain("etc-secret-value-123");
+    expect(itemsOf(JSON.parse(fromEtc.stdout) as JsonReport)["server-config"]).toMatchObject({ severity: "ok", detail: `present, secret key set in ${keyFile}` });
+
+    // Files hop3-health may not read: said so, not taken for a missing key.
+    await chmod(path.dirname(keyFile), 0o755);
+    await chmod(keyFile, 0o640);
+    await chmod(file, 0o600);
+    await chmod(root, 0o755);
+    await chmod(configFile, 0o644);
+    const denied = await runCli(["--config", configFile, "status", "--json"], {}, { uid: 65534 });
+    expect(itemsOf(JSON.parse(denied.stdout) as JsonReport)["server-config"]).toMatchObject({
+      severity: "warn",
+      detail: `cannot read ${file}: permission denied — run hop3-health as user hop3 or in group hop3`,
+      details: { reason: "permission" },
+    });
   });
 });
 

@@ -3,11 +3,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeAuthority, makeCertificate } from "./helpers/certs.js";
-import { itemsOf as items, makeHop3Root, runCli, tempDir, type JsonReport } from "./helpers/cli.js";
+import { itemsOf as items, makeHop3Root, runCli, tempDir, testServerToml, type JsonReport } from "./helpers/cli.js";
 import { closedPort } from "./helpers/servers.js";
 
 const children: ChildProcess[] = [];
@@ -23,8 +24,13 @@ describe("hop3-health status", () => {
     expect(result.code).toBe(0);
     const lines = result.stdout.split("\n");
     expect(lines[0]).toMatch(/^Hop3 server: test-host \(203\.0\.113\.7\) — v0\.5\.0 — up (\d+d \d+h|\d+h \d+m)$/);
-    expect(result.stdout).toContain(`\nFilesystem\n  HOP3_ROOT       ✓ writable (${root})\n  Apps directory  ✓ writable (${root}/apps)\n  Disk usage      ✓ `);
-    expect(result.stdout).toContain(`\nConfiguration\n  Server config   ✓ present, secret key set (${root}/hop3-server.toml)\n`);
+    const line = (name: string, detail: string): string => `  ${name.padEnd(15)} ✓ ${detail}\n`;
+    expect(result.stdout).toContain(
+      `\nFilesystem\n${line("HOP3_ROOT", `writable (${root})`)}${line("Apps directory", `writable (${root}/apps)`)}${line("Nginx config", `writable (${root}/nginx)`)}` +
+        `${line("uWSGI available", `writable (${root}/uwsgi-available)`)}${line("uWSGI enabled", `writable (${root}/uwsgi-enabled)`)}` +
+        `${line("hop3 user", `${os.userInfo().username} exists (uid ${os.userInfo().uid})`)}${line("Disk usage", "")}`.trimEnd(),
+    );
+    expect(result.stdout).toContain(`\nConfiguration\n  Server config   ✓ present, secret key set in ${root}/hop3-server.toml (HOP3_SECRET_KEY, as older servers keep it)\n`);
     expect(result.stdout.trimEnd().split("\n").at(-1)).toBe("Status: ✓ all OK");
     // Not on a terminal: no colour codes.
     expect(result.stdout).not.toContain("\x1b[");
@@ -55,17 +61,20 @@ describe("hop3-health status", () => {
   it("a failure: exit 2, FAILED: with failures first, and the summary counts both", async () => {
     const { configFile, root } = await makeHop3Root();
     await rm(path.join(root, "hop3-server.toml"));
+    await writeFile(path.join(root, "hop3-server.toml"), testServerToml('HOP3_LOG_LEVEL = "INFO"'));
     const certDir = path.join(root, "nginx/ssl");
     await mkdir(certDir, { recursive: true });
     await writeFile(path.join(certDir, "a.crt"), (await makeCertificate({ domain: "self.example.test", notAfterDays: 365 })).pem);
 
     const text = await runCli(["--config", configFile, "status"]);
     expect(text.code).toBe(2);
-    expect(text.stdout).toContain(`Server config   ✗ missing (${root}/hop3-server.toml)`);
+    expect(text.stdout).toContain(`Server config   ✗ HOP3_SECRET_KEY is not set (required for authentication): not in ${root}/etc-hop3/secret-key, nor in ${root}/hop3-server.toml`);
     expect(text.stdout).toContain("Status: ✗ 1 failure, 1 warning\n");
     const quiet = await runCli(["--config", configFile, "status", "--quiet"]);
     expect(quiet.code).toBe(2);
-    expect(quiet.stdout).toBe(`FAILED: Server config missing (${root}/hop3-server.toml); SSL self.example.test self-signed (Let's Encrypt not configured)\n`);
+    expect(quiet.stdout).toBe(
+      `FAILED: Server config HOP3_SECRET_KEY is not set (required for authentication): not in ${root}/etc-hop3/secret-key, nor in ${root}/hop3-server.toml; SSL self.example.test self-signed (Let's Encrypt not configured)\n`,
+    );
   });
 
   it("--json: one object with identity, overall, sections, items and generated_at", async () => {
@@ -121,16 +130,29 @@ describe("hop3-health status", () => {
     expect(missing.code).toBe(2);
     expect(items(JSON.parse(missing.stdout) as JsonReport)["apps-dir"]).toMatchObject({ severity: "fail", detail: `missing (${root}/apps)` });
 
-    // The same tree seen by an unprivileged user: it cannot create a file there.
+    // The same tree seen by an unprivileged user: it cannot create a file there, but Hop3's user can.
     await mkdir(path.join(root, "apps"));
     await chmod(root, 0o755);
     await chmod(path.join(root, "apps"), 0o755);
     await chmod(configFile, 0o644);
+    const me = os.userInfo().username;
     const asNobody = await runCli(["--config", configFile, "status", "--json"], {}, { uid: 65534 });
-    expect(asNobody.code).toBe(2);
-    const report = items(JSON.parse(asNobody.stdout) as JsonReport);
-    expect(report["hop3-root"]).toMatchObject({ severity: "fail", detail: `not writable: permission denied (${root})` });
-    expect(report["apps-dir"]).toMatchObject({ severity: "fail", detail: `not writable: permission denied (${root}/apps)` });
+    const seen = items(JSON.parse(asNobody.stdout) as JsonReport);
+    expect(seen["apps-dir"]).toMatchObject({ severity: "ok", detail: `writable by ${me} (mode 0755), not by user nobody that hop3-health runs as (${root}/apps)` });
+
+    // Hop3's user cannot either: a failure that says who is who.
+    await writeFile(path.join(root, "hop3-server.toml"), 'HOP3_SECRET_KEY = "k"\nHOP3_USER = "daemon"\n');
+    const neither = items(JSON.parse((await runCli(["--config", configFile, "status", "--json"], {}, { uid: 65534 })).stdout) as JsonReport);
+    expect(neither["hop3-root"]).toMatchObject({
+      severity: "fail",
+      detail: `not writable by user nobody; hop3-health runs as nobody, and daemon may not write here either (mode 0755) (${root})`,
+      details: { reason: "permission" },
+    });
+    // hop3-health run as Hop3's own user, which cannot write: a plain failure.
+    await writeFile(path.join(root, "hop3-server.toml"), 'HOP3_SECRET_KEY = "k"\nHOP3_USER = "nobody"\n');
+    const asHop3 = await runCli(["--config", configFile, "status", "--json"], {}, { uid: 65534 });
+    expect(asHop3.code).toBe(2);
+    expect(items(JSON.parse(asHop3.stdout) as JsonReport)["apps-dir"]).toMatchObject({ severity: "fail", detail: `not writable by user nobody; hop3-health runs as nobody (${root}/apps)` });
   });
 
   it("certificates: self-signed, CA-issued, expiring, nearly expired, expired and garbage", async () => {

@@ -11,6 +11,7 @@ export const DEFAULTS = {
   log_level: "info",
   config_file: "/etc/hop3-health.toml",
   app_scan_interval: 2,
+  hop3_etc_dir: "/etc/hop3",
 } as const;
 
 /** An HTTP status (404) or a range of them ("400-499"), as a [low, high] pair. */
@@ -33,6 +34,14 @@ const listenAddress = z
 
 export const configSchema = z.strictObject({
   hop3_root: z.string().min(1).default(DEFAULTS.hop3_root),
+  /** Where Hop3 keeps secret-key, redis-pass, s3-env and ssl/hop3.crt. */
+  hop3_etc_dir: z.string().min(1).default(DEFAULTS.hop3_etc_dir),
+  /**
+   * How the platform's services are run: systemd units, supervisor programs, or neither (only
+   * the process names and pidfiles the config gives). "auto": systemd when PID 1 is systemd, else
+   * supervisor when `supervisorctl status` answers, else neither.
+   */
+  service_manager: z.enum(["auto", "systemd", "supervisor", "none"]).default("auto"),
   listen: listenAddress.default(DEFAULTS.listen),
   interval: z.number({ error: "expected a number of seconds" }).min(1, { error: "must be at least 1 second" }).default(DEFAULTS.interval),
   timeout: seconds.default(DEFAULTS.timeout),
@@ -98,6 +107,7 @@ export const commonCheckSettings = z.strictObject({
 /** The fixed environment variables of the contract and the config key each one sets. */
 export const ENVIRONMENT: Record<string, readonly string[]> = {
   HOP3_ROOT: ["hop3_root"],
+  HOP3_ETC_DIR: ["hop3_etc_dir"],
   HOP3_HEALTH_LISTEN: ["listen"],
   HOP3_HEALTH_INTERVAL: ["interval"],
   HOP3_HEALTH_TIMEOUT: ["timeout"],

@@ -7,6 +7,8 @@ import { makeRedactor, type Redactor } from "../health/redact.js";
 import { loadConfig, type LoadedConfig, type LoadOptions } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { resolveCheckSettings, type CheckSettingsResolver } from "../config/settings.js";
+import { discoverBackingServices, type DiscoveredService } from "../hop3/backing.js";
+import { detectServiceManager } from "../hop3/service-managers.js";
 import { createLogger, type Logger } from "../lib/logger.js";
 import { discoverChecks } from "./discovery.js";
 import { gatherIdentity } from "./identity.js";
@@ -47,7 +49,8 @@ export interface EngineOptions extends LoadOptions {
 export async function createEngine(options: EngineOptions = {}): Promise<Engine> {
   const loaded = await loadConfig(options);
   const { config } = loaded;
-  const redact = makeRedactor(loaded.secrets);
+  const discovered = await adoptHop3Settings(config, options.env ?? process.env);
+  const redact = makeRedactor([...loaded.secrets, ...[...discovered.values()].flatMap((d) => d.secrets)]);
   const logger = createLogger({
     level: options.logLevel ?? config.log_level,
     fd: options.logFd ?? 2,
@@ -70,9 +73,15 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     configFor: <T extends object>(id: string) => settings.settingsFor(id) as CheckSettings & T,
     timeoutFor: (id) => settings.settingsFor(id).timeout ?? config.timeout,
     hop3Root: config.hop3_root,
+    hop3EtcDir: config.hop3_etc_dir,
+    serviceManager: memoize(() => detectServiceManager(config.service_manager)),
     logger,
     appsConfig: config.apps,
     lastKnownSeverity: (id) => knownSeverities.get(id),
+    discovered: (id) => {
+      const found = discovered.get(id);
+      return found && { from: found.from, ...(found.passwordFrom ? { passwordFrom: found.passwordFrom } : {}), ...(found.problem ? { problem: found.problem } : {}) };
+    },
   };
 
   let warnedUnmatched = false;
@@ -113,6 +122,27 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       for (const [id, severity] of severities) knownSeverities.set(id, severity);
     },
   };
+}
+
+/**
+ * The backing services Hop3's own files configure, adopted for every check whose table does
+ * not say where its server is: explicit settings (and the HOP3_*_URL variables) win.
+ */
+async function adoptHop3Settings(config: Config, env: NodeJS.ProcessEnv): Promise<Map<string, DiscoveredService>> {
+  const adopted = new Map<string, DiscoveredService>();
+  for (const found of await discoverBackingServices(config.hop3_root, config.hop3_etc_dir, env)) {
+    const table = config.checks[found.check] ?? {};
+    const explicit = found.check === "s3" ? table.endpoint !== undefined || table.bucket !== undefined : table.url !== undefined;
+    if (explicit) continue;
+    config.checks[found.check] = { ...found.settings, ...table };
+    adopted.set(found.check, found);
+  }
+  return adopted;
+}
+
+function memoize<T>(make: () => Promise<T>): () => Promise<T> {
+  let made: Promise<T> | undefined;
+  return () => (made ??= make());
 }
 
 /**

@@ -4,6 +4,7 @@ import { readdir, readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Identity } from "../health/outcome.js";
+import { KiB, readBoundedFile } from "../hop3/files.js";
 import { glob } from "../lib/glob.js";
 
 export interface IdentityOverrides {
@@ -14,10 +15,12 @@ export interface IdentityOverrides {
 
 export async function gatherIdentity(hop3Root: string, overrides: IdentityOverrides = {}): Promise<Identity> {
   const uptimeSeconds = await readUptimeSeconds();
+  const detected = overrides.version === undefined ? await detectHop3Version(hop3Root) : undefined;
   return {
     hostname: overrides.hostname ?? os.hostname(),
     ip: overrides.ip ?? primaryIp(os.networkInterfaces()) ?? "unknown",
-    version: overrides.version ?? (await detectHop3Version(hop3Root)) ?? "unknown",
+    version: overrides.version ?? detected?.version ?? "unknown",
+    ...(detected?.commit !== undefined ? { commit: detected.commit } : {}),
     uptime: uptimeSeconds === null ? "unknown" : formatUptime(uptimeSeconds),
     uptime_seconds: uptimeSeconds,
   };
@@ -49,11 +52,32 @@ async function readUptimeSeconds(): Promise<number | null> {
   }
 }
 
+/** A JSON object from a small file, or undefined. */
+async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
+  try {
+    const value: unknown = JSON.parse(await readBoundedFile(file, { maxBytes: 64 * KiB }));
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function shortString(value: unknown): string | undefined {
+  return typeof value === "string" && value.trim() !== "" && value.length <= 100 ? value.trim() : undefined;
+}
+
 /**
- * The version of an installed Hop3 server, from the `hop3_server-<version>.dist-info` folder
- * Python's packaging leaves in the virtualenv Hop3 runs from (or a system site-packages).
+ * The version of the installed Hop3 server (HOP3-SERVER.md §7): `HOP3_ROOT/build-info.json` with
+ * its git commit, else the `hop3_server-<version>.dist-info` folder Python's packaging leaves in
+ * the server's virtualenv (with the commit of a PEP 610 `direct_url.json`, when there is one).
  */
-export async function detectHop3Version(hop3Root: string): Promise<string | undefined> {
+export async function detectHop3Version(hop3Root: string): Promise<{ version: string; commit?: string } | undefined> {
+  const buildInfo = await readJson(path.join(hop3Root, "build-info.json"));
+  const built = shortString(buildInfo?.version);
+  if (built !== undefined) {
+    const commit = shortString(buildInfo?.git_commit);
+    return { version: built, ...(commit !== undefined ? { commit } : {}) };
+  }
   const sitePackages = [
     path.join(hop3Root, "venv/lib/python3*/site-packages"),
     path.join(hop3Root, ".venv/lib/python3*/site-packages"),
@@ -69,8 +93,12 @@ export async function detectHop3Version(hop3Root: string): Promise<string | unde
       } catch {
         continue;
       }
-      const match = names.map((n) => /^hop3_server-(.+)\.dist-info$/.exec(n)).find((m) => m !== null);
-      if (match) return match[1];
+      const name = names.find((n) => /^hop3_server-(.+)\.dist-info$/.test(n));
+      if (name === undefined) continue;
+      const version = /^hop3_server-(.+)\.dist-info$/.exec(name)![1]!;
+      const direct = await readJson(path.join(dir, name, "direct_url.json"));
+      const commit = shortString((direct?.vcs_info as Record<string, unknown> | undefined)?.commit_id);
+      return { version, ...(commit !== undefined ? { commit } : {}) };
     }
   }
   return undefined;

@@ -95,6 +95,10 @@ export interface PluginContext {
   /** The check's timeout in seconds: its table's `timeout`, else the default one. */
   timeoutFor(id: string): number;
   hop3Root: string;
+  /** Where Hop3 keeps secret-key, redis-pass, s3-env and ssl/hop3.crt (default /etc/hop3). */
+  hop3EtcDir: string;
+  /** How the platform's services run here: "systemd", "supervisor" or "none" (found out once, when first asked). */
+  serviceManager(): Promise<"systemd" | "supervisor" | "none">;
   logger: Logger;
   /** `[apps.<name>]` tables of the config: where each app listens, and what else counts as healthy. */
   appsConfig: Record<string, AppSettings>;
@@ -104,6 +108,12 @@ export interface PluginContext {
    * invents no recovery.
    */
   lastKnownSeverity(id: string): Severity | undefined;
+  /**
+   * For a check whose settings hop3-health found in Hop3's own files (nothing configured):
+   * where from (file and keys, never values), where its password came from, and a problem
+   * that keeps it from being checked as Hop3 would (a file it may not read).
+   */
+  discovered(id: string): { from: string; passwordFrom?: string; problem?: string } | undefined;
 }
 
 /** hop3-health's own settings for an app, from `[apps.<name>]` of its config. */

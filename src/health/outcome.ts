@@ -32,6 +32,8 @@ export interface Identity {
   hostname: string;
   ip: string;
   version: string;
+  /** The git commit of the Hop3 server, when its build says. */
+  commit?: string;
   uptime: string;
   uptime_seconds: number | null;
 }

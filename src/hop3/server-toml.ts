@@ -23,8 +23,11 @@ export function serverTomlPath(hop3Root: string): string {
   return path.join(hop3Root, SERVER_TOML);
 }
 
-export async function readServerToml(hop3Root: string): Promise<ServerToml> {
-  const file = serverTomlPath(hop3Root);
+export function readServerToml(hop3Root: string): Promise<ServerToml> {
+  return readServerTomlFile(serverTomlPath(hop3Root));
+}
+
+export async function readServerTomlFile(file: string): Promise<ServerToml> {
   const values = new Map<string, unknown>();
   let text: string;
   try {

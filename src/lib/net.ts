@@ -2,7 +2,7 @@
 // pointed sentence for what went wrong on the way (never with a password in it).
 
 import { z } from "zod";
-import type { PluginContext } from "../health/model.js";
+import type { HealthCheckResult, PluginContext } from "../health/model.js";
 import { formatSeconds } from "./format.js";
 
 /** A setting holding a URL with one of the given schemes, refused with an example otherwise. */
@@ -83,4 +83,24 @@ export function timedOutMessage(timeoutSeconds: number, endpoint: Endpoint, doin
 /** Whether a failure means the server could not be reached at all (as opposed to refusing us). */
 export function isUnreachable(message: string): boolean {
   return /^(connection refused|host not found|host unreachable|network unreachable|timed out|connection reset)/.test(message);
+}
+
+/**
+ * Runs a backing-service check whose settings may have come from Hop3's own files: a file that
+ * could not be read is said to be so (a warning, not a false failure of the service); the result
+ * says where its settings came from, and an authentication failure where its password came from.
+ */
+export async function withSettingsOrigin(ctx: PluginContext, id: string, name: string, run: () => Promise<HealthCheckResult>): Promise<HealthCheckResult> {
+  const found = ctx.discovered(id);
+  if (found?.problem !== undefined) {
+    return { name, passed: false, severity: "warn", message: found.problem, details: { settings_from: found.from, reason: "permission" } };
+  }
+  const result = await run();
+  if (!found) return result;
+  const authFailed = result.message.startsWith("authentication failed") && found.passwordFrom !== undefined;
+  return {
+    ...result,
+    message: authFailed ? `${result.message} — password from ${found.passwordFrom}` : result.message,
+    details: { ...result.details, settings_from: found.from },
+  };
 }

@@ -48,17 +48,30 @@ export interface Hop3Root {
  */
 export async function makeHop3Root(extraConfig = ""): Promise<Hop3Root> {
   const root = tempDir();
-  await mkdir(path.join(root, "apps"));
-  await writeFile(path.join(root, "hop3-server.toml"), 'HOP3_SECRET_KEY = "s3cr3t-value-for-tests"\n');
+  await makeHop3Folders(root);
+  await writeFile(path.join(root, "hop3-server.toml"), testServerToml('HOP3_SECRET_KEY = "s3cr3t-value-for-tests"'));
   const configFile = path.join(root, "hop3-health.toml");
   const writeConfig = (toml: string): Promise<void> =>
     writeFile(
       configFile,
       // The extra config first, so its top-level keys stay outside the default tables after it.
-      `hop3_root = ${JSON.stringify(root)}\n${toml}\n${toml.includes("[identity]") ? "" : '[identity]\nhostname = "test-host"\nip = "203.0.113.7"\nversion = "0.5.0"\n'}${toml.includes("[checks.disk-usage]") ? "" : "[checks.disk-usage]\nwarn_percent = 99.98\nfail_percent = 99.99\n"}`,
+      `hop3_root = ${JSON.stringify(root)}\nhop3_etc_dir = ${JSON.stringify(path.join(root, "etc-hop3"))}\n${toml}\n${toml.includes("[identity]") ? "" : '[identity]\nhostname = "test-host"\nip = "203.0.113.7"\nversion = "0.5.0"\n'}${toml.includes("[checks.disk-usage]") ? "" : "[checks.disk-usage]\nwarn_percent = 99.98\nfail_percent = 99.99\n"}`,
     );
   await writeConfig(extraConfig);
   return { root, configFile, writeConfig };
+}
+
+/** The folders Hop3's installer makes and its status checks: apps, nginx, uwsgi-available, uwsgi-enabled. */
+export async function makeHop3Folders(root: string): Promise<void> {
+  for (const dir of ["apps", "nginx", "uwsgi-available", "uwsgi-enabled"]) await mkdir(path.join(root, dir), { recursive: true });
+}
+
+/**
+ * hop3-server.toml for a test root. This machine has no `hop3` user, so HOP3_USER names the user
+ * the tests run as, which exists wherever they run.
+ */
+export function testServerToml(lines: string): string {
+  return `${lines}\nHOP3_USER = ${JSON.stringify(os.userInfo().username)}\n`;
 }
 
 export type { JsonReport };

@@ -2,9 +2,9 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { CLI, tempDir } from "./cli.js";
+import { CLI, makeHop3Folders, tempDir, testServerToml } from "./cli.js";
 import { closedPort } from "./servers.js";
 
 export interface RunningExporter {
@@ -38,13 +38,13 @@ process.on("exit", () => {
 export async function startExporter(options: ExporterOptions = {}): Promise<RunningExporter> {
   const root = options.root ?? tempDir();
   // A healthy HOP3_ROOT unless the test brings its own.
-  await mkdir(path.join(root, "apps"), { recursive: true });
-  if (!existsSync(path.join(root, "hop3-server.toml"))) await writeFile(path.join(root, "hop3-server.toml"), 'HOP3_SECRET_KEY = "test"\n');
+  await makeHop3Folders(root);
+  if (!existsSync(path.join(root, "hop3-server.toml"))) await writeFile(path.join(root, "hop3-server.toml"), testServerToml('HOP3_SECRET_KEY = "test"'));
   const port = await closedPort();
   const configFile = path.join(root, `hop3-health-${port}.toml`);
   await writeFile(
     configFile,
-    `hop3_root = "${root}"\nlisten = "127.0.0.1:${port}"\ninterval = ${options.interval ?? 1}\nlog_level = "debug"\n${options.config ?? ""}\n` +
+    `hop3_root = "${root}"\nhop3_etc_dir = "${path.join(root, "etc-hop3")}"\nlisten = "127.0.0.1:${port}"\ninterval = ${options.interval ?? 1}\nlog_level = "debug"\n${options.config ?? ""}\n` +
       (options.config?.includes("[identity]") ? "" : '[identity]\nhostname = "exporter-test"\nip = "203.0.113.9"\nversion = "0.5.0"\n') +
       (options.config?.includes("[checks.disk-usage]") ? "" : "[checks.disk-usage]\nwarn_percent = 99.98\nfail_percent = 99.99\n"),
   );
