@@ -101,12 +101,12 @@ function vassal(root: string, app: LayoutApp & { port: number | null }, kind: st
 }
 
 /** Builds the layout; apps get a free port unless they say otherwise. */
-export async function makeHop3Layout(apps: LayoutApp[], options: { root?: string; serverTomlExtra?: string } = {}): Promise<Layout> {
+export async function makeHop3Layout(apps: LayoutApp[], options: { root?: string; serverTomlExtra?: string; serverToml?: string } = {}): Promise<Layout> {
   const root = options.root ?? tempDir("hop3-layout-");
   for (const dir of ["apps", "uwsgi", "uwsgi-available", "uwsgi-enabled", "nginx", "cache", "certificates", "log", "acme", "venv"]) {
     await mkdir(path.join(root, dir), { recursive: true });
   }
-  await writeFile(path.join(root, "hop3-server.toml"), serverToml(options.serverTomlExtra), { mode: 0o600 });
+  await writeFile(path.join(root, "hop3-server.toml"), options.serverToml ?? serverToml(options.serverTomlExtra), { mode: 0o600 });
   const layout: Layout = { root, apps: new Map() };
   for (const app of apps) {
     const full = { ...app, port: app.port === undefined ? await closedPort() : app.port };

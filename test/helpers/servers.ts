@@ -1,7 +1,8 @@
 // Servers for fault tests: our own throwaway listeners and instances, never the machine's
 // shared PostgreSQL, MariaDB or Redis.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { tempDir } from "./cli.js";
@@ -130,4 +131,42 @@ export async function startS3(buckets: string[]): Promise<S3Server> {
   });
   await server.run();
   return { port, endpoint: `http://127.0.0.1:${port}`, close: () => server.close() };
+}
+
+export interface PostgresInstance extends Listener {
+  process: ChildProcess;
+}
+
+/**
+ * A private PostgreSQL with password authentication (the machine's shared one trusts every
+ * local connection, so a wrong password would pass there): initdb into a temporary folder and
+ * started on a free port, as the postgres user (PostgreSQL will not run as root).
+ */
+export async function startPostgres(password: string): Promise<PostgresInstance> {
+  const versions = readdirSync("/usr/lib/postgresql").sort();
+  const bin = path.join("/usr/lib/postgresql", versions.at(-1) ?? "15", "bin");
+  const dir = tempDir("hop3-health-pg-");
+  const data = path.join(dir, "data");
+  const pwfile = path.join(dir, "pw");
+  writeFileSync(pwfile, `${password}\n`);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) execFileSync("chown", ["-R", "postgres", dir]);
+  const run = (command: string, args: string[]): ChildProcess =>
+    asRoot ? spawn("runuser", ["-u", "postgres", "--", command, ...args], { stdio: "ignore" }) : spawn(command, args, { stdio: "ignore" });
+  await new Promise<void>((resolve, reject) => {
+    run(path.join(bin, "initdb"), ["-D", data, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwfile}`, "-E", "UTF8"]).once("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`initdb exited with ${code}`)),
+    );
+  });
+  const port = await closedPort();
+  const child = run(path.join(bin, "postgres"), ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"]);
+  await waitForPort(port, 30_000);
+  // runuser does not pass signals on: the postmaster itself is told to stop (SIGINT: fast shutdown).
+  const close = async (): Promise<void> => {
+    const pid = Number(readFileSync(path.join(data, "postmaster.pid"), "utf8").split("\n", 1)[0]);
+    const exited = new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once("exit", () => resolve())));
+    process.kill(pid, "SIGINT");
+    await exited;
+  };
+  return { port, process: child, close };
 }
