@@ -32,14 +32,17 @@ interface AppMemory {
 }
 const memory = new Map<string, AppMemory>();
 
-function result(app: string, severity: Severity, message: string, details: Record<string, unknown>): HealthCheckResult {
+function result(app: string, severity: Severity, message: string, details: Record<string, unknown>, dependencies: readonly string[] = []): HealthCheckResult {
   return {
     name: app,
     passed: severity === "ok",
     severity,
     message,
     details,
-    measurements: [{ name: "hop3_app_health_severity", value: severityValue(severity), labels: { app } }],
+    measurements: [
+      { name: "hop3_app_health_severity", value: severityValue(severity), labels: { app } },
+      ...dependencies.map((check) => ({ name: "hop3_app_dependency", value: 1, labels: { app, check } })),
+    ],
   };
 }
 
@@ -77,25 +80,28 @@ function appCheck(ctx: PluginContext, app: string, hasDir: boolean): HealthCheck
         state: live.state,
         ...(runtime ? { workers: runtime.vassals.map((v) => `${v.kind}.${v.ordinal}`), processes: runtime.pids.length } : {}),
       };
+      // The backing services it uses: published with its result, so an alert can tell a dead app from a dead database.
+      const say = (severity: Severity, message: string, details: Record<string, unknown>): HealthCheckResult =>
+        result(app, severity, message, details, runtime?.listen.dependencies);
       const remembered = memory.get(app) ?? seedMemory(ctx, id);
       memory.set(app, remembered);
 
-      if (live.state === "deploying" || live.state === "static") return result(app, "ok", live.message, base);
+      if (live.state === "deploying" || live.state === "static") return say("ok", live.message, base);
       if (live.state === "down") {
         remembered.severity = "fail";
         remembered.last = null;
-        return result(app, "fail", live.message, { ...base, reason: live.reason });
+        return say("fail", live.message, { ...base, reason: live.reason });
       }
       let manifest: Manifest | undefined;
       try {
         manifest = hasDir ? await readManifest(appDirectory(ctx.hop3Root, app)) : undefined;
       } catch (error) {
-        if (error instanceof ManifestError) return result(app, "fail", error.message, { ...base, reason: "config", manifest: error.file, problem: error.problem });
+        if (error instanceof ManifestError) return say("fail", error.message, { ...base, reason: "config", manifest: error.file, problem: error.problem });
         throw error;
       }
       applyDeployVerdict(app, remembered);
       // A worker-only app (no web kind) is healthy when it runs.
-      if (runtime && live.state === "running" && !runtime.web) return result(app, "ok", live.message, base);
+      if (runtime && live.state === "running" && !runtime.web) return say("ok", live.message, base);
 
       const interval = manifest?.interval !== undefined && manifest.interval > 0 ? manifest.interval : DEFAULTS.interval;
       const retries = Math.max(1, manifest?.retries ?? DEFAULTS.retries);
@@ -106,10 +112,10 @@ function appCheck(ctx: PluginContext, app: string, hasDir: boolean): HealthCheck
       try {
         address = await addressOf(app, appDirectory(ctx.hop3Root, app), appsCtx);
       } catch (error) {
-        if (error instanceof ProbeInputError) return result(app, "fail", error.message, { ...base, reason: "config" });
+        if (error instanceof ProbeInputError) return say("fail", error.message, { ...base, reason: "config" });
         throw error;
       }
-      if (address.kind === "static") return result(app, "ok", "static site (PORT=0): nginx serves its files", base);
+      if (address.kind === "static") return say("ok", "static site (PORT=0): nginx serves its files", base);
       const declaredPath = address.urlPath ?? manifest?.path;
       const target: HttpTarget = { ...address.target, path: requestPath(declaredPath ?? "/") };
       const expect = expectationFor(app, appsCtx, declaredPath !== undefined, manifest?.contains);
@@ -141,7 +147,7 @@ function appCheck(ctx: PluginContext, app: string, hasDir: boolean): HealthCheck
       if (attempt.ok) {
         remembered.failuresInARow = 0;
         remembered.severity = "ok";
-        remembered.last = result(app, "ok", `answered ${attempt.observed} at ${target.path}`, { ...details, failures_in_a_row: 0 });
+        remembered.last = say("ok", `answered ${attempt.observed} at ${target.path}`, { ...details, failures_in_a_row: 0 });
         return remembered.last;
       }
       remembered.failuresInARow += tries > 1 ? Math.max(made, 1) : 1;
@@ -150,10 +156,10 @@ function appCheck(ctx: PluginContext, app: string, hasDir: boolean): HealthCheck
       const failureDetails = { ...details, failures_in_a_row: n, reason: attempt.reason ?? "error" };
       if (n >= retries || tries > 1 || remembered.severity === "fail") {
         remembered.severity = "fail";
-        remembered.last = result(app, "fail", retries > 1 ? `${what} (${n} failed probe${n === 1 ? "" : "s"} in a row)` : what, failureDetails);
+        remembered.last = say("fail", retries > 1 ? `${what} (${n} failed probe${n === 1 ? "" : "s"} in a row)` : what, failureDetails);
       } else {
         // Not yet: it keeps the severity it had, and says what it saw.
-        remembered.last = result(app, remembered.severity, `${what} (${n} of ${retries} failed probes before it fails)`, failureDetails);
+        remembered.last = say(remembered.severity, `${what} (${n} of ${retries} failed probes before it fails)`, failureDetails);
       }
       return remembered.last;
     },

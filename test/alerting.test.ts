@@ -51,6 +51,19 @@ describe("alert rules", () => {
     expect(result.code).toBe(0);
   });
 
+  it("page once per fault class: each class has a promtool test that counts its critical alerts", () => {
+    const tests = parseYaml(readFileSync(path.join(REPO, "alerts/hop3-health.rules.test.yml"), "utf8")) as {
+      tests: Array<{ name?: string; promql_expr_test?: Array<{ expr: string; exp_samples: unknown[] }> }>;
+    };
+    const classes = ["a dead app", "a full disk", "an expired certificate", "a database down", "the exporter down", "a whole host down"];
+    for (const fault of classes) {
+      const test = tests.tests.find((t) => t.name === `one page: ${fault}`);
+      expect(test, fault).toBeDefined();
+      expect(test!.promql_expr_test?.[0]?.expr, fault).toMatch(/^count by \(alertname, \w+\) \(ALERTS\{alertstate="firing", severity="critical"\}\)$/);
+      expect(test!.promql_expr_test?.[0]?.exp_samples, fault).toHaveLength(1);
+    }
+  });
+
   it("are all tested firing and not firing", () => {
     const tests = parseYaml(readFileSync(path.join(REPO, "alerts/hop3-health.rules.test.yml"), "utf8")) as {
       tests: Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }>;
@@ -105,6 +118,7 @@ describe("Alertmanager example", () => {
     };
     expect(config.route.group_by).toEqual(expect.arrayContaining(["instance", "check"]));
     expect(config.inhibit_rules).toContainEqual({ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ["instance", "check"] });
+    expect(config.inhibit_rules).toContainEqual({ source_matchers: ['alertname="Hop3HealthExporterDown"'], target_matchers: ['alertname!="Hop3HealthExporterDown"'], equal: ["instance"] });
     expect(config.receivers.find((r) => r.name === "null")?.webhook_configs).toBeUndefined();
   });
 });

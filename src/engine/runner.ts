@@ -11,6 +11,7 @@ import {
   type Severity,
 } from "../health/model.js";
 import type { CheckOutcome, Cycle, SkippedCheck } from "../health/outcome.js";
+import { reasonOf, type Reason } from "../health/reasons.js";
 import { redactDeep, type Redactor } from "../health/redact.js";
 import { formatSeconds } from "../lib/format.js";
 
@@ -57,7 +58,7 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
   try {
     settings = options.settingsFor(check.id);
   } catch (error) {
-    return failedOutcome(identity, "fail", `bad settings: ${errorMessage(error)}`, 0);
+    return failedOutcome(identity, "fail", `bad settings: ${errorMessage(error)}`, 0, "config");
   }
   if (!settings.enabled) return { kind: "skipped", skipped: identity };
 
@@ -88,8 +89,8 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
   });
   deadline.catch(() => undefined);
 
-  const failure = (message: string): RunOneResult =>
-    failedOutcome(identity, failureSeverity, redact(message), (performance.now() - started) / 1000);
+  const failure = (message: string, reason: Reason = "error"): RunOneResult =>
+    failedOutcome(identity, failureSeverity, redact(message), (performance.now() - started) / 1000, reason);
 
   try {
     phase = "deciding whether it is configured";
@@ -105,13 +106,15 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
     if (problem) return failure(`check returned a malformed result: ${problem}`);
 
     const severity = result.passed ? derivedSeverity(result) : (settings.severity_on_failure ?? derivedSeverity(result));
+    const detail = redact(result.message);
     return {
       kind: "outcome",
       outcome: {
         ...identity,
         severity,
         passed: result.passed,
-        detail: redact(result.message),
+        detail,
+        ...(severity !== "ok" ? { reason: reasonOf(detail, result.details?.reason) } : {}),
         details: redactDeep(result.details ?? {}, redact),
         measurements: (result.measurements ?? []).map((m) => ({
           ...m,
@@ -122,7 +125,7 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
       },
     };
   } catch (error) {
-    if (error instanceof DeadlineError) return failure(error.message);
+    if (error instanceof DeadlineError) return failure(error.message, "timeout");
     return failure(`check raised: ${errorMessage(error)}`);
   } finally {
     clearTimeout(timer);
@@ -131,10 +134,10 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
 }
 
 /** The outcome of a check that did not give a result of its own: it threw, hung, or could not run. */
-function failedOutcome(identity: SkippedCheck, severity: Severity, message: string, durationSeconds: number): RunOneResult {
+function failedOutcome(identity: SkippedCheck, severity: Severity, message: string, durationSeconds: number, reason: Reason): RunOneResult {
   return {
     kind: "outcome",
-    outcome: { ...identity, severity, passed: false, detail: message, details: {}, measurements: [], durationSeconds, finishedAt: new Date() },
+    outcome: { ...identity, severity, passed: false, detail: message, reason, details: {}, measurements: [], durationSeconds, finishedAt: new Date() },
   };
 }
 

@@ -18,6 +18,8 @@ export class HealthState {
   /** The last finished cycle, or null before the first one. */
   lastCycle: Cycle | null = null;
   identity: Identity | null = null;
+  /** When the host booted, Unix time, known from the start (before the first cycle). */
+  bootTimeSeconds: number | null = null;
   /** Every check's latest outcome, by id. A check no longer reported drops out. */
   readonly outcomes = new Map<string, CheckOutcome>();
   readonly skipped = new Map<string, SkippedCheck>();
@@ -37,8 +39,13 @@ export class HealthState {
     this.skipped.clear();
     const transitions = this.take(cycle.outcomes, cycle.skipped);
     this.lastCycle = cycle;
-    this.identity = identity;
+    this.setIdentity(identity);
     return transitions;
+  }
+
+  setIdentity(identity: Identity, at = Date.now()): void {
+    this.identity = identity;
+    if (identity.uptime_seconds !== null) this.bootTimeSeconds = Math.round(at / 1000 - identity.uptime_seconds);
   }
 
   /**

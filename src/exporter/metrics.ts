@@ -18,6 +18,7 @@ const MEASUREMENT_HELP: Record<string, string> = {
   hop3_certificate_not_after_timestamp_seconds: `Expiry (notAfter) of the certificate, Unix time, ${LAST_CYCLE}.`,
   hop3_certificate_self_signed: `1 if the certificate is self-signed, 0 if a CA issued it, ${LAST_CYCLE}.`,
   hop3_app_health_severity: `Continuous health of the app: 0 ok, 1 warn, 2 fail, ${LAST_CYCLE}.`,
+  hop3_app_dependency: `1 for each backing service the app uses (from the addon URLs in its LIVE_ENV), ${LAST_CYCLE}.`,
 };
 
 export interface Metrics {
@@ -34,7 +35,7 @@ export interface Metrics {
   refresh(): void;
 }
 
-export function createMetrics(state: HealthState, options: { intervalSeconds: number; logger: Logger }): Metrics {
+export function createMetrics(state: HealthState, options: { intervalSeconds: number; logger: Logger; tls?: boolean }): Metrics {
   const registry = new Registry();
   const processRegistry = new Registry();
   collectDefaultMetrics({ register: processRegistry });
@@ -87,11 +88,23 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
     },
   });
   new Gauge({
-    name: "hop3_health_overall_severity",
-    help: `The worst severity of all checks: 0 ok, 1 warn, 2 fail, ${LAST_CYCLE}.`,
+    name: "hop3_health_check_failure_reason",
+    help: `1 for each check that is not ok, with why in one word (refused, timeout, dns, tls, expiry, auth, http_status, content, not_running, permission, config, capacity, error), ${LAST_CYCLE}.`,
+    labelNames: ["check", "reason"],
     registers,
     collect() {
-      this.set(severityValue(worstSeverity([...state.outcomes.values()].map((o) => o.severity))));
+      this.reset();
+      for (const o of state.outcomes.values()) if (o.reason !== undefined) this.set({ check: o.check, reason: o.reason }, 1);
+    },
+  });
+  new Gauge({
+    name: "hop3_health_overall_severity",
+    help: `The worst severity of all checks: 0 ok, 1 warn, 2 fail, ${LAST_CYCLE} (absent before the first one).`,
+    registers,
+    collect() {
+      // Before the first cycle nothing is known: no value, rather than 0 (ok).
+      this.reset();
+      if (state.lastCycle) this.set(severityValue(worstSeverity([...state.outcomes.values()].map((o) => o.severity))));
     },
   });
   new Gauge({
@@ -138,8 +151,7 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
     registers,
     collect() {
       this.reset();
-      const uptime = state.identity?.uptime_seconds;
-      if (state.lastCycle && typeof uptime === "number") this.set(Math.round(state.lastCycle.finishedAt.getTime() / 1000 - uptime));
+      if (state.bootTimeSeconds !== null) this.set(state.bootTimeSeconds);
     },
   });
   const buildInfo = new Gauge({
@@ -149,6 +161,11 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
     registers,
   });
   buildInfo.set({ version: exporterVersion(), nodejs: process.version }, 1);
+  new Gauge({
+    name: "hop3_exporter_tls",
+    help: "1 if the exporter serves HTTPS, 0 for plain HTTP: alert descriptions link its status page with the right scheme.",
+    registers,
+  }).set(options.tls ? 1 : 0);
 
   const deployProbes = new Counter({
     name: "hop3_deploy_probe_total",

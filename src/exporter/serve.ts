@@ -89,7 +89,9 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   const known = await events.open();
   state.restore(known);
   engine.restoreSeverities(known);
-  const metrics = createMetrics(state, { intervalSeconds: config.interval, logger });
+  const metrics = createMetrics(state, { intervalSeconds: config.interval, logger, tls: secure !== null });
+  // Who this server is, from the start: hop3_server_info and the boot time need no cycle.
+  state.setIdentity(await engine.identity());
 
   const shutdown = new AbortController();
   await verifyBackingServices(engine, shutdown.signal);

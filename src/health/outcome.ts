@@ -1,6 +1,7 @@
 // What one run of a check amounts to, and what one cycle of all checks amounts to.
 
 import type { Measurement, Severity } from "./model.js";
+import type { Reason } from "./reasons.js";
 
 export interface CheckOutcome {
   check: string;
@@ -9,6 +10,8 @@ export interface CheckOutcome {
   severity: Severity;
   passed: boolean;
   detail: string;
+  /** Why it is not ok (absent when ok): one of the fixed reasons of health/reasons.ts. */
+  reason?: Reason;
   details: Record<string, unknown>;
   measurements: Measurement[];
   durationSeconds: number;

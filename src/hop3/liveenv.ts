@@ -1,7 +1,8 @@
 // Where an app listens, from what Hop3 wrote at its last spawn: `apps/<name>/venv/LIVE_ENV`
 // (KEY=VALUE lines, no quoting, split at the first `=`), else the `PORT=` line of the legacy
 // `apps/<name>/ENV`. LIVE_ENV holds every secret of the app in clear: only PORT, HOST_NAME and
-// BIND_ADDRESS are kept, and nothing else read from it is held or shown.
+// BIND_ADDRESS are kept, and of the addon URLs (DATABASE_URL, REDIS_URL, …) only their scheme,
+// which says which backing service the app uses; nothing else read from it is held or shown.
 
 import path from "node:path";
 import { FileReadError, KiB, readBoundedFile } from "./files.js";
@@ -15,6 +16,30 @@ export interface AppListen {
   hostName?: string;
   /** The file it came from, or undefined when none was found. */
   source?: string;
+  /** The backing services the app uses (check ids), from the schemes of its `*_URL` values. */
+  dependencies?: string[];
+}
+
+/** An addon URL's scheme → the check of the service behind it. */
+const SCHEMES: Record<string, string> = {
+  postgres: "postgresql",
+  postgresql: "postgresql",
+  mysql: "mysql",
+  mariadb: "mysql",
+  redis: "redis",
+  rediss: "redis",
+  s3: "s3",
+};
+
+/** The checks of the backing services that a KEY=VALUE file's `*_URL` values point at. */
+export function dependenciesIn(text: string): string[] {
+  const found = new Set<string>();
+  for (const line of text.split("\n")) {
+    const match = /^\s*(?:export\s+)?[A-Z0-9_]*_URL\s*=\s*([a-z][a-z0-9]*)(?:\+[a-z0-9]+)?:\/\//.exec(line);
+    const check = match ? SCHEMES[match[1]!] : undefined;
+    if (check !== undefined) found.add(check);
+  }
+  return [...found].sort();
 }
 
 const KEPT = new Set(["PORT", "HOST_NAME", "BIND_ADDRESS"]);
@@ -54,9 +79,10 @@ function reachableAddress(bind: string | undefined): string {
   return address;
 }
 
-async function readKept(file: string, appDir: string): Promise<Map<string, string> | undefined> {
+async function readKept(file: string, appDir: string): Promise<{ kept: Map<string, string>; dependencies: string[] } | undefined> {
   try {
-    return parseEnvLines(await readBoundedFile(file, { maxBytes: MAX_ENV_BYTES, within: appDir }));
+    const text = await readBoundedFile(file, { maxBytes: MAX_ENV_BYTES, within: appDir });
+    return { kept: parseEnvLines(text), dependencies: dependenciesIn(text) };
   } catch (error) {
     if (error instanceof FileReadError) return undefined;
     throw error;
@@ -66,15 +92,16 @@ async function readKept(file: string, appDir: string): Promise<Map<string, strin
 /** Where the app listens, as Hop3 last started it. */
 export async function readAppListen(appDir: string): Promise<AppListen> {
   for (const file of [liveEnvPath(appDir), path.join(appDir, "ENV")]) {
-    const env = await readKept(file, appDir);
-    const port = parsePort(env?.get("PORT"));
-    if (env === undefined || port === undefined) continue;
-    const first = env.get("HOST_NAME")?.split(/\s+/).find((name) => name !== "");
+    const read = await readKept(file, appDir);
+    const port = parsePort(read?.kept.get("PORT"));
+    if (read === undefined || port === undefined) continue;
+    const first = read.kept.get("HOST_NAME")?.split(/\s+/).find((name) => name !== "");
     return {
       port,
-      bindAddress: reachableAddress(env.get("BIND_ADDRESS")),
+      bindAddress: reachableAddress(read.kept.get("BIND_ADDRESS")),
       ...(first !== undefined && first !== "_" ? { hostName: first } : {}),
       source: file,
+      ...(read.dependencies.length > 0 ? { dependencies: read.dependencies } : {}),
     };
   }
   return { bindAddress: "127.0.0.1" };

@@ -2,6 +2,7 @@
 // `system status --json`.
 
 import type { Severity } from "../health/model.js";
+import { isReason, type Reason } from "../health/reasons.js";
 import type { Report } from "./report.js";
 
 export interface JsonReport {
@@ -16,6 +17,8 @@ export interface JsonReport {
       severity: Severity;
       passed: boolean;
       detail: string;
+      /** Why it is not ok, when it is not: one word of a fixed set (see the README). */
+      reason?: Reason;
       details: Record<string, unknown>;
       duration_seconds: number;
     }>;
@@ -36,6 +39,7 @@ export function toJson(report: Report): JsonReport {
         severity: item.severity,
         passed: item.passed,
         detail: item.detail,
+        ...(item.reason !== undefined ? { reason: item.reason } : {}),
         details: item.details,
         duration_seconds: Number(item.durationSeconds.toFixed(6)),
       })),
@@ -61,6 +65,7 @@ export function fromJson(body: JsonReport): Report {
         severity: item.severity,
         passed: item.passed,
         detail: item.detail,
+        ...(isReason(item.reason) ? { reason: item.reason } : {}),
         details: item.details,
         measurements: [],
         durationSeconds: item.duration_seconds,
