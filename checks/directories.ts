@@ -9,6 +9,7 @@ import { open, stat, unlink } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import type { HealthCheck, HealthCheckResult, Plugin, PluginContext, Severity } from "../src/health/model.js";
+import { hop3RootState, noHop3Message } from "../src/hop3/server-toml.js";
 import { currentUser, hop3UserName, lookupUser, type UnixUser } from "../src/hop3/user.js";
 
 const REASONS: Record<string, string> = {
@@ -78,8 +79,13 @@ function directoryCheck(ctx: PluginContext, id: string, name: string, dir: () =>
     id,
     name,
     section: "Filesystem",
-    isConfigured: () => true,
+    // Without a Hop3 installation, only HOP3_ROOT's own check speaks (and says so).
+    isConfigured: async () => id === "hop3-root" || (await hop3RootState(ctx.hop3Root)) === "installed",
     async check() {
+      if (id === "hop3-root") {
+        const state = await hop3RootState(ctx.hop3Root);
+        if (state !== "installed") return { name, passed: false, message: noHop3Message(ctx.hop3Root, state), details: { path: ctx.hop3Root, reason: "config" } };
+      }
       return { ...(await probeWritable(ctx, dir())), name };
     },
   };
@@ -91,7 +97,7 @@ function userCheck(ctx: PluginContext): HealthCheck {
     id: "hop3-user",
     name,
     section: "Filesystem",
-    isConfigured: () => true,
+    isConfigured: async () => (await hop3RootState(ctx.hop3Root)) === "installed",
     async check(): Promise<HealthCheckResult> {
       const user = await hop3UserName(ctx.hop3Root);
       const found = await lookupUser(user);

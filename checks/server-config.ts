@@ -7,7 +7,7 @@ import path from "node:path";
 import { z } from "zod";
 import type { HealthCheckResult, Plugin, Severity } from "../src/health/model.js";
 import { etcFile, readSecretFile } from "../src/hop3/etc.js";
-import { readServerTomlFile, SERVER_TOML, stringValue } from "../src/hop3/server-toml.js";
+import { hop3RootState, readServerTomlFile, SERVER_TOML, stringValue } from "../src/hop3/server-toml.js";
 
 const settings = z.strictObject({ path: z.string().min(1).optional() });
 const NAME = "Server config";
@@ -20,7 +20,8 @@ const plugin: Plugin = {
       id: "server-config",
       name: NAME,
       section: "Configuration",
-      isConfigured: () => true,
+      // An explicit path is always checked; the default one only where Hop3 is installed.
+      isConfigured: async () => ctx.configFor<{ path?: string }>("server-config").path !== undefined || (await hop3RootState(ctx.hop3Root)) === "installed",
       async check(): Promise<HealthCheckResult> {
         const file = ctx.configFor<{ path?: string }>("server-config").path ?? path.join(ctx.hop3Root, SERVER_TOML);
         const keyFile = etcFile(ctx.hop3EtcDir, "secret-key");

@@ -53,8 +53,18 @@ describe("hop3-health serve", () => {
     expect(early.status).toBe(503);
     expect(await early.text()).toContain("first check cycle has not finished");
     expect((await fetch(`${e.url}/status`)).status).toBe(503);
+    // Before the first cycle nothing is said of any check: no severity at all, not 0 (ok). Who
+    // the server is, and when it booted, are known from the start.
+    const before = await text(`${e.url}/metrics`);
+    expect(before).not.toMatch(/^hop3_health_severity\{/m);
+    expect(metricValue(before, "hop3_health_overall_severity")).toBeUndefined();
+    const boot = metricValue(before, "hop3_server_boot_time_seconds")!;
+    expect(boot).toBeGreaterThan(0);
+    expect(boot).toBeLessThan(Date.now() / 1000);
+    expect(metricValue(before, "hop3_server_info", { hostname: "exporter-test" })).toBe(1);
     await eventually(async () => (await fetch(`${e.url}/-/ready`)).status === 200, 10_000, "ready");
     expect((await fetch(`${e.url}/status`)).status).toBe(200);
+    expect(metricValue(await text(`${e.url}/metrics`), "hop3_health_overall_severity")).toBe(0);
   });
 
   it("publishes the contract's metrics with the values of the last cycle", async () => {
@@ -86,6 +96,11 @@ describe("hop3-health serve", () => {
     expect(metricValue(metrics, "hop3_disk_available_bytes", { path: e.root })).toBeGreaterThan(0);
     expect(metricValue(metrics, "hop3_health_transitions_total", { check: "ctl-three", to: "fail" })).toBe(1);
     expect(metricValue(metrics, "hop3_health_transitions_total", { check: "ctl-three", to: "ok" })).toBe(0);
+    // Why each non-ok check is not ok, as one word; nothing for an ok one.
+    expect(metricValue(metrics, "hop3_health_check_failure_reason", { check: "ctl-three", reason: "error" })).toBe(1);
+    expect(metricValue(metrics, "hop3_health_check_failure_reason", { check: "ctl-two" })).toBe(1);
+    expect(metricValue(metrics, "hop3_health_check_failure_reason", { check: "ctl-one" })).toBeUndefined();
+    expect(metricValue(metrics, "hop3_exporter_tls")).toBe(0);
     expect(metricValue(metrics, "process_resident_memory_bytes")).toBeGreaterThan(0);
     expect(metrics).toMatch(/# HELP hop3_health_severity .*last check cycle/);
     expect(metrics).toContain("# TYPE hop3_deploy_probe_duration_seconds histogram");

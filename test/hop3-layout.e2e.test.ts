@@ -111,11 +111,14 @@ describe("serve on a Hop3 layout", () => {
     // A long cycle interval: only the app scan can see the crash in time.
     exporter = await startExporter({ root, interval: 60, config: "app_scan_interval = 1" });
     await eventually(async () => (await severity("hl-shop")) === 0, 15_000, "hl-shop to be ok");
+    // Its LIVE_ENV's DATABASE_URL says it uses PostgreSQL (the scheme only is read).
+    const metrics = await (await fetch(`${exporter.url}/metrics`)).text();
+    expect(metricValue(metrics, "hop3_app_dependency", { app: "hl-shop", check: "postgresql" })).toBe(1);
+    expect(metrics).not.toContain(APP_SECRET);
 
-    const killedAt = Date.now();
+    // Killed: failing within seconds, though the next cycle is a minute away (bench/app-health.ts measures how soon).
     await shop.stop();
-    await eventually(async () => (await severity("hl-shop")) === 2, 10_000, "hl-shop to fail after its process died");
-    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    await eventually(async () => (await severity("hl-shop")) === 2, 20_000, "hl-shop to fail after its process died");
     const report = (await (await fetch(`${exporter.url}/status`)).json()) as JsonReport;
     expect(itemsOf(report)["app:hl-shop"]!.detail).toBe("stopped unexpectedly: enabled (wsgi.1) but no process of the app is running");
     const states = (await eventsOf("hl-shop")).filter((e) => e.kind === "app-state");

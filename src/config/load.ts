@@ -7,6 +7,7 @@ import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import type { z } from "zod";
 import { maskUrlCredentials } from "../health/redact.js";
+import { didYouMean } from "../lib/suggest.js";
 import { configSchema, DEFAULTS, ENVIRONMENT, GENERIC_ENV_PREFIX, SECRET_KEY_PATTERN, type Config } from "./schema.js";
 
 export class ConfigError extends Error {
@@ -30,6 +31,8 @@ export interface LoadedConfig {
 export interface LoadOptions {
   /** `--config FILE`. */
   file?: string | undefined;
+  /** How the file was given, for messages: "--config" unless said otherwise ("the check-config argument"). */
+  fileGivenAs?: string;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -40,7 +43,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   const explicit = options.file ?? nonEmpty(env.HOP3_HEALTH_CONFIG);
   const file = explicit ? path.resolve(explicit) : existsSync(DEFAULTS.config_file) ? DEFAULTS.config_file : null;
 
-  const raw: Table = file ? await readTomlFile(file, explicit === options.file ? "--config" : "HOP3_HEALTH_CONFIG") : {};
+  const raw: Table = file ? await readTomlFile(file, explicit === options.file ? (options.fileGivenAs ?? "--config") : "HOP3_HEALTH_CONFIG") : {};
   const filePlugins = Array.isArray(raw.plugins) ? (raw.plugins as unknown[]) : [];
   const envOrigins = applyEnvironment(raw, env);
 
@@ -54,7 +57,7 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
   };
 
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, raw, originOf));
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, raw, originOf, [], (at) => knownKeysAt(configSchema, at)));
 
   const baseDir = file ? path.dirname(file) : process.cwd();
   const envPlugins = splitList(env.HOP3_HEALTH_PLUGINS);
@@ -165,12 +168,16 @@ export function formatIssues(
   raw: unknown,
   originOf: (keyPath: readonly PropertyKey[]) => string,
   prefix: readonly PropertyKey[] = [],
+  /** The keys taken at a path of the issue, for "did you mean". */
+  knownKeys?: (path: readonly PropertyKey[]) => string[] | undefined,
 ): string {
   const lines = issues.map((issue) => {
     const keyPath = [...prefix, ...issue.path];
     if (issue.code === "unrecognized_keys") {
       const keys = issue.keys.map((k) => [...keyPath, k].map(String).join("."));
-      return `${originOf(keyPath.concat(issue.keys[0] ?? []))}: unknown key${keys.length > 1 ? "s" : ""} ${keys.join(", ")}`;
+      const known = knownKeys?.(issue.path);
+      const hint = issue.keys.length === 1 && known ? didYouMean(issue.keys[0]!, known) : "";
+      return `${originOf(keyPath.concat(issue.keys[0] ?? []))}: unknown key${keys.length > 1 ? "s" : ""} ${keys.join(", ")}${hint}`;
     }
     const key = keyPath.map(String).join(".") || "(top level)";
     const value = getPath(raw, issue.path);
@@ -178,6 +185,31 @@ export function formatIssues(
     return `${originOf(keyPath)}: ${key}: ${issue.message}${shown}`;
   });
   return lines.join("\n");
+}
+
+/**
+ * The keys a zod object schema takes at a path (through defaults, optionals, pipes and records),
+ * for "did you mean"; undefined when the schema is not one zod can say that of.
+ */
+export function knownKeysAt(schema: unknown, keyPath: readonly PropertyKey[]): string[] | undefined {
+  let node = schema as { _zod?: { def: Record<string, unknown> }; shape?: Record<string, unknown> } | undefined;
+  const unwrap = (): void => {
+    for (let depth = 0; depth < 10 && node?._zod; depth++) {
+      const def = node._zod.def;
+      if (def.type === "default" || def.type === "optional" || def.type === "nullable" || def.type === "prefault") node = def.innerType as typeof node;
+      else if (def.type === "pipe") node = def.in as typeof node;
+      else break;
+    }
+  };
+  for (const key of keyPath) {
+    unwrap();
+    const def = node?._zod?.def;
+    if (def?.type === "object") node = (def.shape as Record<string, typeof node>)[String(key)];
+    else if (def?.type === "record") node = def.valueType as typeof node;
+    else return undefined;
+  }
+  unwrap();
+  return node?._zod?.def.type === "object" ? Object.keys(node._zod.def.shape as object) : undefined;
 }
 
 /** Every value under a secret-looking key, and the password of every URL with credentials. */

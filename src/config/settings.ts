@@ -1,8 +1,10 @@
 // Validates each `[checks.<id>]` table: the common keys here, the rest by the schema the
 // plugin that owns the id declares. An unknown key or a bad value is refused at start.
 
+import { z } from "zod";
 import type { CheckSettings, Plugin, SettingsSchema } from "../health/model.js";
-import { ConfigError, formatIssues } from "./load.js";
+import { didYouMean } from "../lib/suggest.js";
+import { ConfigError, formatIssues, knownKeysAt } from "./load.js";
 import { commonCheckSettings, type Config } from "./schema.js";
 
 export interface CheckSettingsResolver {
@@ -18,7 +20,13 @@ export function resolveCheckSettings(
 ): CheckSettingsResolver {
   const schemas = new Map<string, SettingsSchema>();
   for (const plugin of plugins) {
-    for (const [id, schema] of Object.entries(plugin.settings ?? {})) {
+    let declared: Record<string, SettingsSchema> | undefined;
+    try {
+      declared = typeof plugin.settings === "function" ? plugin.settings(z) : plugin.settings;
+    } catch {
+      // A plugin whose settings cannot be had takes only the common keys; its checks still run.
+    }
+    for (const [id, schema] of Object.entries(declared ?? {})) {
       if (!schemas.has(id)) schemas.set(id, schema);
     }
   }
@@ -40,16 +48,20 @@ export function resolveCheckSettings(
     const keyPath = ["checks", id];
     const problems: string[] = [];
     const commonResult = commonCheckSettings.safeParse(common);
-    if (!commonResult.success) problems.push(formatIssues(commonResult.error.issues, common, originOf, keyPath));
+    if (!commonResult.success) problems.push(formatIssues(commonResult.error.issues, common, originOf, keyPath, (at) => knownKeysAt(commonCheckSettings, at)));
 
     let ownData: Record<string, unknown> = {};
     const schema = schemaFor(id);
     if (schema) {
       const ownResult = schema.safeParse(own);
       if (ownResult.success) ownData = ownResult.data as Record<string, unknown>;
-      else problems.push(formatIssues(ownResult.error.issues as never, own, originOf, keyPath));
+      else {
+        // Unknown keys are told apart from the common ones too: "timout" is close to "timeout".
+        const known = [...Object.keys(commonCheckSettings.shape), ...(knownKeysAt(schema, []) ?? [])];
+        problems.push(formatIssues(ownResult.error.issues as never, own, originOf, keyPath, () => known));
+      }
     } else {
-      for (const key of Object.keys(own)) problems.push(`${originOf([...keyPath, key])}: unknown key checks.${id}.${key}`);
+      for (const key of Object.keys(own)) problems.push(`${originOf([...keyPath, key])}: unknown key checks.${id}.${key}${didYouMean(key, Object.keys(commonCheckSettings.shape))}`);
     }
     if (problems.length > 0) throw new ConfigError(problems.join("\n"));
     return { ...ownData, ...(commonResult.data as CheckSettings) };

@@ -12,9 +12,10 @@ export async function verifyBackingServices(engine: Engine, signal?: AbortSignal
   const { logger } = engine;
   for (const outcome of cycle.outcomes) {
     const fields = { check: outcome.check, severity: outcome.severity };
-    if (outcome.severity === "fail") {
+    if (outcome.severity === "ok") logger.info(fields, `${outcome.name}: ${outcome.detail}`);
+    else if (outcome.severity === "fail") {
       logger.error(fields, `${outcome.name} health check failed: ${outcome.detail}. Apps using this service will fail to deploy.`);
-    } else if (outcome.severity === "warn") {
+    } else {
       // A warning is not an outage: an optional service missing, or one close to its limits.
       logger.warn(fields, `${outcome.name} health check warning: ${outcome.detail}. Apps using this service may run degraded.`);
     }

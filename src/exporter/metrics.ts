@@ -97,14 +97,14 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
       for (const o of state.outcomes.values()) if (o.reason !== undefined) this.set({ check: o.check, reason: o.reason }, 1);
     },
   });
-  new Gauge({
+  // Registered with the first cycle: before it nothing is known, and a gauge without labels
+  // would say 0 (ok).
+  const overall = new Gauge({
     name: "hop3_health_overall_severity",
     help: `The worst severity of all checks: 0 ok, 1 warn, 2 fail, ${LAST_CYCLE} (absent before the first one).`,
-    registers,
+    registers: [],
     collect() {
-      // Before the first cycle nothing is known: no value, rather than 0 (ok).
-      this.reset();
-      if (state.lastCycle) this.set(severityValue(worstSeverity([...state.outcomes.values()].map((o) => o.severity))));
+      this.set(severityValue(worstSeverity([...state.outcomes.values()].map((o) => o.severity))));
     },
   });
   new Gauge({
@@ -185,6 +185,7 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
   const warned = new Set<string>();
   const refresh = (): void => {
     rendered = null;
+    if (state.lastCycle && !registry.getSingleMetric("hop3_health_overall_severity")) registry.registerMetric(overall);
     // A gauge's label names and help come from the first measurement of its name.
     const firstOfName = new Map<string, Measurement>();
     for (const o of state.outcomes.values()) for (const m of o.measurements) if (!firstOfName.has(m.name)) firstOfName.set(m.name, m);

@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { Engine } from "../engine/engine.js";
 import type { EventLog } from "../engine/events.js";
 import { runProbe, type Verdict } from "../probe/probe.js";
-import { ProbeInputError, resolveProbeTarget } from "../probe/target.js";
+import { ProbeInputError, resolveProbeTarget, UnknownAppError } from "../probe/target.js";
 import type { Metrics } from "./metrics.js";
 
 const probeBody = z
@@ -20,6 +20,8 @@ const probeBody = z
     path: z.string().min(1).optional(),
     contains: z.string().min(1).optional(),
     timeout_seconds: z.number().positive().max(3600).optional(),
+    /** false: a trial by hand, not a deploy; the verdict is answered but not counted or logged. */
+    record: z.boolean().default(true),
   })
   .refine((b) => b.url === undefined || b.port === undefined, { error: "give url or port, not both" });
 
@@ -98,7 +100,7 @@ export function mountProbeApi(app: express.Express, options: ProbeApiOptions): v
       );
     } catch (error) {
       if (error instanceof ProbeInputError) {
-        res.status(400).json({ error: error.message });
+        res.status(error instanceof UnknownAppError ? 404 : 400).json({ error: error.message });
         return;
       }
       throw error;
@@ -109,7 +111,7 @@ export function mountProbeApi(app: express.Express, options: ProbeApiOptions): v
       return;
     }
     const verdict = await runProbe(target, options.signal);
-    await recordVerdict(verdict, options);
-    res.status(verdict.result === "success" ? 200 : 422).json({ ...verdict, recorded: true });
+    if (body.record) await recordVerdict(verdict, options);
+    res.status(verdict.result === "success" ? 200 : 422).json({ ...verdict, recorded: body.record });
   });
 }

@@ -23,6 +23,8 @@ import { mountProbeApi, recordVerdict } from "./probes.js";
 
 export interface ServeOptions {
   file?: string | undefined;
+  /** Called as soon as the engine (and its logger) exists, before the exporter listens. */
+  onEngine?: (engine: Engine) => void;
   env?: NodeJS.ProcessEnv;
   /** Extra routes, such as the deploy-probe API. */
   extend?: (app: express.Express, exporter: Exporter) => void;
@@ -80,6 +82,7 @@ function eventOf(transition: Transition): HealthEvent {
 
 export async function startExporter(options: ServeOptions = {}): Promise<Exporter> {
   const engine = await createEngine({ file: options.file, env: options.env ?? process.env, logFd: 1 });
+  options.onEngine?.(engine);
   const { config, logger } = engine;
   const secure = tlsOptions(config, (keyPath) => engine.loaded.originOf(keyPath));
   const auth = createBasicAuth(config.web.basic_auth_users);
@@ -94,7 +97,6 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   state.setIdentity(await engine.identity());
 
   const shutdown = new AbortController();
-  await verifyBackingServices(engine, shutdown.signal);
 
   // A cycle and the checks re-run between cycles (an app that went down) never overlap, so a
   // cycle that started before a change cannot overwrite what was seen after it.
@@ -159,8 +161,6 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     },
     onVerdict: (verdict) => recordVerdict(verdict, { engine, metrics, events }, "deploy"),
   });
-  // The first scan only notes where every app stands; changes from there on are news.
-  await appWatch.scan();
 
   const startCycle = (): void => {
     if (running || shutdown.signal.aborted) return;
@@ -214,10 +214,16 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     });
     server.listen(port, host, () => resolve());
   });
+  // Listening first: /-/healthy answers at once, /-/ready says 503 until the first cycle is in.
   const address = exporter.address();
+  const where = `${secure ? "https" : "http"}://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}/`;
+  logger.info({ listen: `${address.host}:${address.port}`, tls: Boolean(secure), basic_auth: Boolean(auth) }, `listening on ${where}; checking backing services…`);
+  await verifyBackingServices(engine, shutdown.signal);
+  // The first scan only notes where every app stands; changes from there on are news.
+  await appWatch.scan();
   logger.info(
-    { listen: `${address.host}:${address.port}`, tls: Boolean(secure), basic_auth: Boolean(auth), interval: config.interval, events: events.file },
-    `hop3-health ${secure ? "https" : "http"} on ${config.listen}, a check cycle every ${config.interval}s`,
+    { interval: config.interval, app_scan_interval: config.app_scan_interval, events: events.file },
+    `serving on ${where} — status page, /metrics; a check cycle every ${config.interval}s, the first one now`,
   );
 
   // node-cron ticks every second; a cycle starts when one is due and none is running, so a slow
@@ -236,13 +242,18 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
 /** The `serve` command: runs until SIGTERM or SIGINT, then stops cleanly and exits 0. */
 export async function serveUntilSignalled(options: ServeOptions): Promise<never> {
   // A signal during start-up (startup verification can take a timeout) ends it as cleanly.
-  const started: { exporter?: Exporter } = {};
+  const started: { exporter?: Exporter; engine?: Engine } = {};
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
     const { exporter } = started;
-    if (!exporter) process.exit(0);
+    if (!exporter) {
+      const line = `${signal} during start-up: stopping`;
+      if (started.engine) started.engine.logger.info(line);
+      else process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: line })}\n`);
+      process.exit(0);
+    }
     const { logger } = exporter.engine;
     logger.info(`${signal}: stopping`);
     // Checks are aborted at once; this is only a guard against a stop that hangs.
@@ -263,6 +274,12 @@ export async function serveUntilSignalled(options: ServeOptions): Promise<never>
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  started.exporter = await startExporter(options);
+  started.exporter = await startExporter({
+    ...options,
+    onEngine: (engine) => {
+      started.engine = engine;
+      options.onEngine?.(engine);
+    },
+  });
   return new Promise<never>(() => undefined);
 }

@@ -2,6 +2,7 @@
 // No I/O here; everything else in hop3-health is built on these types.
 
 import type { Logger } from "pino";
+import type { z } from "zod";
 
 export const SEVERITIES = ["ok", "warn", "fail"] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -138,7 +139,11 @@ export interface SettingsSchema {
 export interface Plugin {
   name: string;
   getHealthChecks(ctx: PluginContext): HealthCheck[] | Promise<HealthCheck[]>;
-  settings?: Record<string, SettingsSchema>;
+  /**
+   * The schemas of the plugin's tables, or a function given hop3-health's own zod that returns
+   * them: a plugin in a folder of its own cannot import zod, and need not.
+   */
+  settings?: Record<string, SettingsSchema> | ((zod: typeof z) => Record<string, SettingsSchema>);
 }
 
 export function isPlugin(value: unknown): value is Plugin {

@@ -2,6 +2,7 @@
 // top-level keys; versions differ in which keys they write, so each value is taken only when it
 // has the type Hop3 gives it. Values never leave this module in a message.
 
+import { stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { FileReadError, KiB, readBoundedFile } from "./files.js";
@@ -68,4 +69,25 @@ export const DEFAULT_START_TIMEOUT = 60;
 /** `APP_START_TIMEOUT`, else Hop3's default of 60 s. */
 export async function appStartTimeout(hop3Root: string): Promise<number> {
   return numberValue(await readServerToml(hop3Root), "APP_START_TIMEOUT") ?? DEFAULT_START_TIMEOUT;
+}
+
+/**
+ * Whether HOP3_ROOT holds a Hop3 installation: "missing" (no such folder), "empty" (a folder with
+ * neither hop3-server.toml nor apps/), or "installed". On a machine without Hop3, the checks of
+ * Hop3's own files stand aside and one check says so, instead of a column of red.
+ */
+export async function hop3RootState(hop3Root: string): Promise<"missing" | "empty" | "installed"> {
+  try {
+    if (!(await stat(hop3Root)).isDirectory()) return "missing";
+  } catch {
+    return "missing";
+  }
+  const present = await Promise.all([serverTomlPath(hop3Root), path.join(hop3Root, "apps")].map((p) => stat(p).then(() => true, () => false)));
+  return present.some(Boolean) ? "installed" : "empty";
+}
+
+/** What to do about a HOP3_ROOT without Hop3. */
+export function noHop3Message(hop3Root: string, state: "missing" | "empty"): string {
+  const what = state === "missing" ? `no folder ${hop3Root}` : `no hop3-server.toml or apps/ in ${hop3Root}`;
+  return `no Hop3 installation here (${what}): set HOP3_ROOT, or hop3_root in the config, to the folder Hop3 is installed in (/home/hop3 by default)`;
 }

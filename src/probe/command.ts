@@ -55,9 +55,12 @@ export class ProbeRefused extends Error {
   override name = "ProbeRefused";
 }
 
-export async function probeCommand(engine: Engine, request: ProbeRequest): Promise<ProbeOutcome> {
+export async function probeCommand(engine: Engine, request: ProbeRequest, options: { dryRun?: boolean } = {}): Promise<ProbeOutcome> {
   // Resolved here first, so bad input is reported the same way with or without an exporter.
   const target = await resolveProbeTarget(request, { hop3Root: engine.config.hop3_root, appsConfig: engine.config.apps });
+  if (options.dryRun) {
+    return { verdict: await runProbe(target), recorded: false, note: "dry run: probed here, and the verdict was not recorded (no deploy counted)" };
+  }
   const answer = await askExporter(engine, request, target.window);
   if (answer && (answer.status === 200 || answer.status === 422)) return { verdict: answer.body as Verdict, recorded: true };
   if (answer && answer.status === 400) throw new ProbeRefused(`the exporter refused the probe: ${(answer.body as { error?: string }).error ?? "bad request"}`);

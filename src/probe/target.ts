@@ -17,6 +17,11 @@ export class ProbeInputError extends Error {
   override name = "ProbeInputError";
 }
 
+/** An app that is neither under HOP3_ROOT/apps nor in `[apps]`: the probe API answers 404. */
+export class UnknownAppError extends ProbeInputError {
+  override name = "UnknownAppError";
+}
+
 export interface ProbeRequest {
   app: string;
   url?: string | undefined;
@@ -119,8 +124,10 @@ export function expectationText(app: string, ctx: AppsContext, expect: Expectati
 
 export async function resolveProbeTarget(request: ProbeRequest, ctx: AppsContext): Promise<ProbeTarget> {
   const appDir = checkedAppDirectory(ctx.hop3Root, request.app);
-  const explicit = request.url !== undefined || request.port !== undefined || ctx.appsConfig[request.app] !== undefined;
-  if (!explicit && !existsSync(appDir)) throw new ProbeInputError(`no app '${request.app}' in ${path.join(ctx.hop3Root, "apps")}`);
+  // Only apps this server has: names (and metric labels) stay bounded whatever a client sends.
+  if (!existsSync(appDir) && ctx.appsConfig[request.app] === undefined) {
+    throw new UnknownAppError(`no app '${request.app}' in ${path.join(ctx.hop3Root, "apps")} (nor in [apps] of the config)`);
+  }
   const manifest = await manifestOf(appDir);
   const address = await addressOf(request.app, appDir, ctx, request);
   const window = request.timeoutSeconds ?? manifest?.startTimeout ?? (await appStartTimeout(ctx.hop3Root));
