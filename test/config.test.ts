@@ -74,8 +74,9 @@ describe("configuration", () => {
   });
 
   it("refuses unknown keys, at the top and in a check's table", async () => {
-    expect(await configError("intervall = 5\n")).toBe("config file FILE: unknown key intervall");
-    expect(await configError("[checks.disk-usage]\nwarn_precent = 70\n")).toBe("config file FILE: unknown key checks.disk-usage.warn_precent");
+    expect(await configError("intervall = 5\n")).toBe("config file FILE: unknown key intervall — did you mean interval?");
+    expect(await configError("frobnicate = 5\n")).toBe("config file FILE: unknown key frobnicate");
+    expect(await configError("[checks.disk-usage]\nwarn_precent = 70\n")).toBe("config file FILE: unknown key checks.disk-usage.warn_precent — did you mean warn_percent?");
     expect(await configError("[checks.no-such-check]\nurl = 5\n")).toBe("config file FILE: unknown key checks.no-such-check.url");
   });
 

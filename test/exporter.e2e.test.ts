@@ -296,7 +296,7 @@ describe("protection", () => {
     await eventually(async () => (await runCli(["status", "--url", withCredentials, "--quiet"])).code === 0, 15_000, "an authenticated report");
     const without = await runCli(["status", "--url", e.url]);
     expect(without.code).toBe(3);
-    expect(without.stderr).toContain("answered HTTP 401");
+    expect(without.stderr).toBe(`hop3-health: credentials needed: http://127.0.0.1:${e.port} wants basic auth; give them in the URL, before the host: user:password@127.0.0.1:${e.port}\n`);
     expect(without.stderr + without.stdout).not.toContain("let-me-see");
   });
 

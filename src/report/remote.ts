@@ -70,7 +70,7 @@ export async function fetchReport(given: string): Promise<Report> {
     throw new RemoteError(`could not reach ${target.origin}: ${message}`);
   }
   if (response.status === 401) {
-    throw new RemoteError(`credentials needed: ${target.origin} wants basic auth; give them in the URL, ${target.protocol}//user:password@${target.host}`);
+    throw new RemoteError(`credentials needed: ${target.origin} wants basic auth; give them in the URL, before the host: user:password@${target.host}`);
   }
   if (response.status === 503) throw new RemoteError(`the exporter at ${target.origin} has not finished its first check cycle yet: try again in a few seconds`);
   if (!response.ok) throw new RemoteError(`${target.href} answered HTTP ${response.status}`);

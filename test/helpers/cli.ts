@@ -18,7 +18,7 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], env: Record<string, string> = {}, options: { uid?: number } = {}): Promise<CliResult> {
-  const cleanEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", ...env };
+  const cleanEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", TMPDIR: os.tmpdir(), ...env };
   return new Promise((resolve) => {
     execFile(
       process.execPath,

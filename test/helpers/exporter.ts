@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { CLI, makeHop3Folders, tempDir, testServerToml } from "./cli.js";
 import { closedPort } from "./servers.js";
@@ -49,7 +50,7 @@ export async function startExporter(options: ExporterOptions = {}): Promise<Runn
       (options.config?.includes("[checks.disk-usage]") ? "" : "[checks.disk-usage]\nwarn_percent = 99.98\nfail_percent = 99.99\n"),
   );
   const child = spawn(process.execPath, [CLI, "--config", configFile, "serve"], {
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...options.env },
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TMPDIR: os.tmpdir(), ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);
