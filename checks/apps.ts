@@ -55,7 +55,7 @@ function failureText(app: string, ctx: AppsContext, target: HttpTarget, attempt:
 
 function appCheck(ctx: PluginContext, app: string, hasDir: boolean): HealthCheck {
   const id = `app:${app}`;
-  const appsCtx: AppsContext = { hop3Root: ctx.hop3Root, appsConfig: ctx.appsConfig };
+  const appsCtx: AppsContext = { hop3Root: ctx.hop3Root, appsConfig: ctx.appsConfig, allowedHosts: ctx.allowedHosts };
   const configured: AppSettings | undefined = ctx.appsConfig[app];
   let seen: { runtime: AppRuntime | null; live: Liveness } | undefined;
 

@@ -11,11 +11,12 @@ const settings = z.strictObject({
 });
 type Settings = z.infer<typeof settings>;
 
-function describeFailure(error: unknown, endpoint: Endpoint, timeoutSeconds: number): string {
+function describeFailure(error: unknown, endpoint: Endpoint, timeoutSeconds: number, database: string): string {
   const network = networkMessage(error, endpoint, timeoutSeconds);
   if (network) return network;
   const message = error instanceof Error ? error.message : String(error);
   if (/^(WRONGPASS|NOAUTH|ERR AUTH|ERR invalid password)/.test(message)) return `authentication failed (${endpoint.where})`;
+  if (/DB index is out of range|invalid DB index/i.test(message)) return `database ${database} does not exist (${endpoint.where})`;
   if (/timed? ?out/i.test(message)) return timedOutMessage(timeoutSeconds, endpoint);
   if (/Connection is closed|connection closed/i.test(message)) return `connection closed by ${endpoint.where} without a valid answer (is it Redis?)`;
   return `unexpected answer from ${endpoint.where} (is it Redis?): ${message}`;
@@ -68,6 +69,9 @@ const plugin: Plugin = {
           await client.connect();
           const pong: string = await client.ping();
           if (pong !== "PONG") throw new Error(`PING answered ${JSON.stringify(pong)}`);
+          // ioredis sends the URL's SELECT at connect and swallows its failure: asked again here.
+          const db = Number(url.pathname.slice(1) || "0");
+          if (db !== 0) await client.select(db);
           const info = await client.info();
           const version = infoField(info, "redis_version") ?? "unknown";
           const clients = Number(infoField(info, "connected_clients") ?? NaN);
@@ -85,7 +89,7 @@ const plugin: Plugin = {
             },
           };
         } catch (error) {
-          const message = describeFailure(socketError ?? error, endpoint, budget.seconds);
+          const message = describeFailure(socketError ?? error, endpoint, budget.seconds, url.pathname.slice(1) || "0");
           const unreachable = isUnreachable(message);
           return {
             name: "Redis",

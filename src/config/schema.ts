@@ -25,7 +25,12 @@ const statusOrRange = z.union([z.number(), z.string()]).transform((value, ctx): 
   return [lo, hi];
 });
 
-const seconds = z.number({ error: "expected a number of seconds" }).positive({ error: "must be more than 0 seconds" });
+/** At most a day: a timer longer than 2^31 ms overflows, and no check should wait that long. */
+const MAX_SECONDS = 86_400;
+const seconds = z
+  .number({ error: "expected a number of seconds" })
+  .positive({ error: "must be more than 0 seconds" })
+  .max(MAX_SECONDS, { error: `must be at most ${MAX_SECONDS} seconds (a day)` });
 
 const listenAddress = z
   .string()
@@ -43,11 +48,18 @@ export const configSchema = z.strictObject({
    */
   service_manager: z.enum(["auto", "systemd", "supervisor", "none"]).default("auto"),
   listen: listenAddress.default(DEFAULTS.listen),
-  interval: z.number({ error: "expected a number of seconds" }).min(1, { error: "must be at least 1 second" }).default(DEFAULTS.interval),
+  interval: z
+    .number({ error: "expected a number of seconds" })
+    .min(1, { error: "must be at least 1 second" })
+    .max(MAX_SECONDS, { error: `must be at most ${MAX_SECONDS} seconds (a day)` })
+    .default(DEFAULTS.interval),
   timeout: seconds.default(DEFAULTS.timeout),
   concurrency: z.number().int({ error: "expected a whole number" }).min(1).default(DEFAULTS.concurrency),
   log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default(DEFAULTS.log_level),
   events: z.string().min(1).optional(),
+  /** The event log is rotated past this size, keeping events_keep old files. */
+  events_max_bytes: z.number().int().min(1024).default(10 * 1024 * 1024),
+  events_keep: z.number().int().min(0).max(100).default(3),
   plugins: z.array(z.string().min(1)).default([]),
   identity: z
     .strictObject({
@@ -58,17 +70,19 @@ export const configSchema = z.strictObject({
     .default({}),
   web: z
     .strictObject({
+      /** Connections served at once; more are turned away, so a flood cannot take the checks' file descriptors. */
+      max_connections: z.number().int().min(1).max(65_536).default(512),
       tls_cert_file: z.string().min(1).optional(),
       tls_key_file: z.string().min(1).optional(),
       basic_auth_users: z
-        .record(z.string().min(1), z.string().regex(/^\$2[aby]?\$\d{2}\$[./A-Za-z0-9]{53}$/, { error: "expected a bcrypt hash, such as $2y$10$..." }))
+        .record(z.string().min(1), z.string().regex(/^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/, { error: "expected a bcrypt hash with a cost from 04 to 31, such as $2y$10$..." }))
         .default({}),
     })
     .refine((web) => (web.tls_cert_file === undefined) === (web.tls_key_file === undefined), {
       error: "tls_cert_file and tls_key_file go together",
       path: ["tls_key_file"],
     })
-    .default({ basic_auth_users: {} }),
+    .default({ basic_auth_users: {}, max_connections: 512 }),
   checks: z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })).default({}),
   /**
    * hop3-health's own settings per app (never in the app's hop3.toml, which Hop3 validates): where
@@ -86,11 +100,13 @@ export const configSchema = z.strictObject({
     )
     .default({}),
   /** Seconds between two scans of the apps' vassals, processes and ports (0: no scan between cycles). */
-  app_scan_interval: z.number({ error: "expected a number of seconds" }).min(0).default(DEFAULTS.app_scan_interval),
+  app_scan_interval: z.number({ error: "expected a number of seconds" }).min(0).max(MAX_SECONDS).default(DEFAULTS.app_scan_interval),
   probes: z
     .strictObject({
       /** Hosts besides loopback that deploy probes may be sent to. */
-      allowed_hosts: z.array(z.string().min(1)).default([]),
+      allowed_hosts: z
+        .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:]*:[0-9a-fA-F:.]+|[A-Za-z0-9._-]+)$/, { error: "expected a host name or address, not a URL" }))
+        .default([]),
     })
     .default({ allowed_hosts: [] }),
 });

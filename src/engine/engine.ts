@@ -13,7 +13,7 @@ import { createLogger, type Logger } from "../lib/logger.js";
 import { discoverChecks } from "./discovery.js";
 import { gatherIdentity } from "./identity.js";
 import { loadPlugins, type LoadedPlugin, type PluginFailure } from "./plugins.js";
-import { runCycle } from "./runner.js";
+import { errorMessage, runCycle } from "./runner.js";
 
 export interface Engine {
   config: Config;
@@ -77,6 +77,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     serviceManager: memoize(() => detectServiceManager(config.service_manager)),
     logger,
     appsConfig: config.apps,
+    allowedHosts: config.probes.allowed_hosts,
     lastKnownSeverity: (id) => knownSeverities.get(id),
     discovered: (id) => {
       const found = discovered.get(id);
@@ -102,6 +103,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
       defaultTimeoutSeconds: config.timeout,
       settingsFor: (id) => settings.settingsFor(id),
       redact,
+      onLeak: (message) => logger.warn(message),
       ...(signal ? { signal } : {}),
     });
 
@@ -152,4 +154,23 @@ function memoize<T>(make: () => Promise<T>): () => Promise<T> {
 function routeProcessWarnings(logger: Logger): void {
   process.removeAllListeners("warning");
   process.on("warning", (warning) => logger.debug({ warning: warning.name }, warning.message));
+  // A plugin's stray rejection or a throw in one of its timers is logged and counted
+  // (hop3_exporter_stray_errors_total), not allowed to end the exporter.
+  if (!strayHandlersInstalled) {
+    strayHandlersInstalled = true;
+    const contain = (what: string) => (error: unknown) => {
+      strayErrorCount++;
+      logger.error({ stray: what }, `${what} (a plugin's, most likely), contained: ${errorMessage(error)}`);
+    };
+    process.on("unhandledRejection", contain("an unhandled promise rejection"));
+    process.on("uncaughtException", contain("an uncaught exception"));
+  }
+}
+
+let strayHandlersInstalled = false;
+let strayErrorCount = 0;
+
+/** Stray errors contained since start. */
+export function strayErrors(): number {
+  return strayErrorCount;
 }

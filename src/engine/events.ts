@@ -1,16 +1,17 @@
-// The event log: one JSON line per severity change (and per deploy verdict), appended to a file
-// so it survives restarts. At start it is read back for the last known severities, so that a
-// restart does not invent transitions; a torn line (a crash mid-write) is skipped with a warning.
+// The event log: one JSON line per severity change, app state change and deploy verdict, appended
+// to a file so it survives restarts. Bounded everywhere: the file is rotated by size (keeping a few
+// old ones), each new file starts with a snapshot of every check's severity, at start only the
+// tail of the file is read, and the API answers from a bounded tail kept in memory. Everything is
+// redacted before it is written or kept.
 
-import { createReadStream } from "node:fs";
-import { appendFile, open } from "node:fs/promises";
-import readline from "node:readline";
+import { appendFile, open, rename, rm, stat } from "node:fs/promises";
 import { isSeverity, type Severity } from "../health/model.js";
+import { redactDeep, type Redactor } from "../health/redact.js";
 import type { Logger } from "../lib/logger.js";
 
 export interface HealthEvent {
   time: string;
-  /** "transition" for a severity change; "probe" for a deploy-probe verdict. */
+  /** "transition" for a severity change, "probe" for a deploy-probe verdict, "app-state" for a scan's finding. */
   kind: string;
   check: string;
   from?: Severity | null;
@@ -22,51 +23,94 @@ export interface HealthEvent {
 export interface EventQuery {
   since?: Date;
   check?: string;
-  /** "transition" or "probe". */
+  /** "transition", "probe" or "app-state". */
   kind?: string;
   /** The newest this many matching events (still oldest first). */
   limit: number;
 }
 
-/** Kept in memory when the file cannot be written, so the API still answers. */
-const MEMORY_LIMIT = 10_000;
+export interface EventLogOptions {
+  /** Rotate once the file is larger than this. */
+  maxBytes: number;
+  /** Rotated files kept: file.1 … file.N. */
+  keep: number;
+  /** Events kept in memory for the API. */
+  memory: number;
+  redact: Redactor;
+}
+
+export const EVENT_LOG_DEFAULTS = { maxBytes: 10 * 1024 * 1024, keep: 3, memory: 10_000 } as const;
+
+/** The first line of each file: where every check stood when it was started. */
+const SNAPSHOT = "snapshot";
 
 export class EventLog {
   private writable = true;
   private readonly memory: HealthEvent[] = [];
   private writing: Promise<void> = Promise.resolve();
+  private size = 0;
+  /** The last severity of every check, kept for the snapshot that starts each file. */
+  private readonly severities = new Map<string, Severity>();
+  private readonly options: EventLogOptions;
 
   constructor(
     readonly file: string,
     private readonly logger: Logger,
-  ) {}
+    options: Partial<EventLogOptions> = {},
+  ) {
+    this.options = { ...EVENT_LOG_DEFAULTS, redact: (t) => t, ...options };
+  }
 
-  /** Reads the log back: the last severity of every check. Never fails: a bad log is a warning. */
+  /** Reads back the tail of the log: the last severity of every check. Never fails: a bad log is a warning. */
   async open(): Promise<Map<string, Severity>> {
-    const severities = new Map<string, Severity>();
-    let events: HealthEvent[] = [];
+    let lines: string[] = [];
+    let partial = false;
     try {
-      events = await this.readAll(true);
+      const tail = await this.readTail();
+      this.size = tail.size;
+      lines = tail.lines;
+      partial = tail.partial;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== "ENOENT") this.logger.warn({ file: this.file }, `event log ${this.file} cannot be read (${code ?? String(error)}); starting without history`);
     }
-    for (const event of events) {
-      if (event.kind === "transition" && isSeverity(event.to)) severities.set(event.check, event.to);
-    }
+    lines.forEach((line, index) => {
+      if (line.trim() === "") return;
+      let event: HealthEvent;
+      try {
+        event = JSON.parse(line) as HealthEvent;
+        if (typeof event.check !== "string" || typeof event.time !== "string") throw new Error("not an event");
+      } catch {
+        const where = partial ? `line ${index + 1} of its last ${this.options.maxBytes} bytes` : `line ${index + 1}`;
+        this.logger.warn({ file: this.file, line: index + 1 }, `event log ${this.file}: ${where} is not a complete event (torn by a crash?); skipped`);
+        return;
+      }
+      if (event.kind === SNAPSHOT) {
+        for (const [check, severity] of Object.entries(event.severities ?? {})) if (isSeverity(severity)) this.severities.set(check, severity);
+        return;
+      }
+      if (event.kind === "transition" && isSeverity(event.to)) this.severities.set(event.check, event.to);
+      this.remember(event);
+    });
     await this.terminateTornLine();
-    return severities;
+    if (this.size > this.options.maxBytes) await this.rotate();
+    return new Map(this.severities);
   }
 
   append(events: HealthEvent[]): Promise<void> {
     if (events.length === 0) return this.writing;
-    this.memory.push(...events);
-    if (this.memory.length > MEMORY_LIMIT) this.memory.splice(0, this.memory.length - MEMORY_LIMIT);
-    const text = events.map((e) => `${JSON.stringify(e)}\n`).join("");
+    const clean = events.map((e) => redactDeep(e, this.options.redact));
+    for (const event of clean) {
+      if (event.kind === "transition" && isSeverity(event.to)) this.severities.set(event.check, event.to);
+      this.remember(event);
+    }
+    const text = clean.map((e) => `${JSON.stringify(e)}\n`).join("");
     this.writing = this.writing.then(async () => {
       if (!this.writable) return;
       try {
         await appendFile(this.file, text, { mode: 0o640 });
+        this.size += Buffer.byteLength(text);
+        if (this.size > this.options.maxBytes) await this.rotate();
       } catch (error) {
         this.writable = false;
         const code = (error as NodeJS.ErrnoException).code ?? String(error);
@@ -76,52 +120,73 @@ export class EventLog {
     return this.writing;
   }
 
+  /** The newest matching events, from the tail kept in memory. */
   async query(query: EventQuery): Promise<HealthEvent[]> {
     await this.writing;
-    let events: HealthEvent[];
-    try {
-      events = this.writable ? await this.readAll(false) : this.memory;
-    } catch {
-      events = this.memory;
-    }
     const since = query.since?.getTime();
-    const matching = events.filter(
-      (e) =>
-        (query.check === undefined || e.check === query.check) &&
-        (query.kind === undefined || e.kind === query.kind) &&
-        (since === undefined || Date.parse(e.time) >= since),
-    );
-    return matching.slice(-query.limit);
+    const matching: HealthEvent[] = [];
+    for (let i = this.memory.length - 1; i >= 0 && matching.length < query.limit; i--) {
+      const e = this.memory[i]!;
+      if (since !== undefined && Date.parse(e.time) < since) break;
+      if ((query.check === undefined || e.check === query.check) && (query.kind === undefined || e.kind === query.kind)) matching.push(e);
+    }
+    return matching.reverse();
   }
 
-  private async readAll(warn: boolean): Promise<HealthEvent[]> {
-    const events: HealthEvent[] = [];
-    const lines = readline.createInterface({ input: createReadStream(this.file, "utf8"), crlfDelay: Infinity });
-    let number = 0;
-    for await (const line of lines) {
-      number++;
-      if (line.trim() === "") continue;
-      try {
-        const event = JSON.parse(line) as HealthEvent;
-        if (typeof event.check === "string" && typeof event.time === "string") events.push(event);
-        else throw new Error("not an event");
-      } catch {
-        if (warn) this.logger.warn({ file: this.file, line: number }, `event log ${this.file}: line ${number} is not a complete event (torn by a crash?); skipped`);
-      }
+  private remember(event: HealthEvent): void {
+    this.memory.push(event);
+    // Trimmed in batches, so that keeping the tail costs nothing per event.
+    if (this.memory.length > this.options.memory * 1.25) this.memory.splice(0, this.memory.length - this.options.memory);
+  }
+
+  /** file → file.1 → … → file.N (the oldest dropped); the new file starts with a snapshot. */
+  private async rotate(): Promise<void> {
+    await rm(`${this.file}.${this.options.keep}`, { force: true });
+    for (let n = this.options.keep - 1; n >= 1; n--) await rename(`${this.file}.${n}`, `${this.file}.${n + 1}`).catch(() => undefined);
+    if (this.options.keep > 0) await rename(this.file, `${this.file}.1`).catch(() => undefined);
+    else await rm(this.file, { force: true });
+    const snapshot = {
+      time: new Date().toISOString(),
+      kind: SNAPSHOT,
+      check: "*",
+      message: "severities when this file was started",
+      severities: Object.fromEntries(this.severities),
+    };
+    const text = `${JSON.stringify(snapshot)}\n`;
+    await appendFile(this.file, text, { mode: 0o640 });
+    this.size = Buffer.byteLength(text);
+  }
+
+  /** The last lines of the file, at most maxBytes of them: a huge log is not read whole. */
+  private async readTail(): Promise<{ lines: string[]; size: number; partial: boolean }> {
+    const handle = await open(this.file, "r");
+    try {
+      const { size } = await handle.stat();
+      const length = Math.min(size, this.options.maxBytes);
+      const buffer = Buffer.alloc(length);
+      await handle.read(buffer, 0, length, size - length);
+      let text = buffer.toString("utf8");
+      // Started mid-line: that line is not whole.
+      if (length < size) text = text.slice(text.indexOf("\n") + 1);
+      return { lines: text.split("\n"), size, partial: length < size };
+    } finally {
+      await handle.close();
     }
-    return events;
   }
 
   /** A torn last line has no newline: end it, so the next event starts on a line of its own. */
   private async terminateTornLine(): Promise<void> {
     let handle;
     try {
-      handle = await open(this.file, "r");
-      const { size } = await handle.stat();
+      const { size } = await stat(this.file);
       if (size === 0) return;
+      handle = await open(this.file, "r");
       const last = Buffer.alloc(1);
       await handle.read(last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) await appendFile(this.file, "\n");
+      if (last[0] !== 0x0a) {
+        await appendFile(this.file, "\n");
+        this.size += 1;
+      }
     } catch {
       // No file yet, or not readable: nothing to mend.
     } finally {

@@ -12,7 +12,7 @@ import {
 } from "../health/model.js";
 import type { CheckOutcome, Cycle, SkippedCheck } from "../health/outcome.js";
 import { reasonOf, type Reason } from "../health/reasons.js";
-import { redactDeep, type Redactor } from "../health/redact.js";
+import { capText, redactDeep, type Redactor } from "../health/redact.js";
 import { formatSeconds } from "../lib/format.js";
 
 export interface RunnerOptions {
@@ -22,6 +22,8 @@ export interface RunnerOptions {
   defaultTimeoutSeconds: number;
   settingsFor(id: string): CheckSettings;
   redact?: Redactor;
+  /** Told of a check that goes on long after its timeout. */
+  onLeak?: (message: string) => void;
   /** Aborting it ends the cycle early: every running check is aborted and reported as such. */
   signal?: AbortSignal;
 }
@@ -90,7 +92,7 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
   deadline.catch(() => undefined);
 
   const failure = (message: string, reason: Reason = "error"): RunOneResult =>
-    failedOutcome(identity, failureSeverity, redact(message), (performance.now() - started) / 1000, reason);
+    failedOutcome(identity, failureSeverity, capText(redact(message)), (performance.now() - started) / 1000, reason);
 
   try {
     phase = "deciding whether it is configured";
@@ -101,12 +103,15 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
     if (!configured) return { kind: "skipped", skipped: identity };
 
     phase = "running";
-    const result = await withDeadline(() => check.check(controller.signal), deadline);
+    const running = Promise.resolve().then(() => check.check(controller.signal));
+    running.catch(() => undefined);
+    controller.signal.addEventListener("abort", () => watchAbandoned(check.id, running, options.onLeak), { once: true });
+    const result = await withDeadline(() => running, deadline);
     const problem = malformation(result);
     if (problem) return failure(`check returned a malformed result: ${problem}`);
 
     const severity = result.passed ? derivedSeverity(result) : (settings.severity_on_failure ?? derivedSeverity(result));
-    const detail = redact(result.message);
+    const detail = capText(redact(result.message));
     return {
       kind: "outcome",
       outcome: {
@@ -139,6 +144,29 @@ function failedOutcome(identity: SkippedCheck, severity: Severity, message: stri
     kind: "outcome",
     outcome: { ...identity, severity, passed: false, detail: message, reason, details: {}, measurements: [], durationSeconds, finishedAt: new Date() },
   };
+}
+
+/** Checks whose run outlived their deadline and has not ended: they ignored their abort signal. */
+const abandoned = new Map<string, number>();
+
+/** How many runs of each check are still going after their deadline (a leak, if it stays above 0). */
+export function abandonedChecks(): ReadonlyMap<string, number> {
+  return abandoned;
+}
+
+/** Counts a run that outlived its deadline until it ends, and says so once it has for a while. */
+function watchAbandoned(check: string, running: Promise<unknown>, onLeak?: (message: string) => void): void {
+  abandoned.set(check, (abandoned.get(check) ?? 0) + 1);
+  const warn = setTimeout(() => onLeak?.(`check ${check} is still running 5s after its timeout: it ignores its abort signal, and what it holds leaks`), 5000);
+  warn.unref();
+  void running
+    .catch(() => undefined)
+    .finally(() => {
+      clearTimeout(warn);
+      const left = (abandoned.get(check) ?? 1) - 1;
+      if (left > 0) abandoned.set(check, left);
+      else abandoned.delete(check);
+    });
 }
 
 /** Runs `work` (catching a synchronous throw) against the deadline. */

@@ -16,6 +16,8 @@ export interface AppOptions {
   metrics: Metrics;
   events: EventLog;
   intervalSeconds: number;
+  /** The default per-check timeout: with the interval, how late a cycle may be before /-/ready says 503. */
+  timeoutSeconds: number;
   auth: BasicAuth | null;
   /** Extra routes (the deploy-probe API) mounted after the built-in ones. */
   extend?: (app: express.Express) => void;
@@ -66,8 +68,15 @@ export function createApp(options: AppOptions): express.Express {
     res.type("text/plain").send("OK\n");
   });
   app.get("/-/ready", (_req, res) => {
-    if (state.lastCycle) res.type("text/plain").send("OK\n");
-    else res.status(503).type("text/plain").send("Not ready: the first check cycle has not finished yet.\n");
+    if (!state.lastCycle) {
+      res.status(503).type("text/plain").send("Not ready: the first check cycle has not finished yet.\n");
+      return;
+    }
+    // Cycles that stopped finishing (a check stuck past every timeout) are not ready either.
+    const age = (Date.now() - state.lastCycle.finishedAt.getTime()) / 1000;
+    const limit = 3 * options.intervalSeconds + options.timeoutSeconds;
+    if (age > limit) res.status(503).type("text/plain").send(`Not ready: no check cycle has finished for ${Math.round(age)}s (cycles stopped?).\n`);
+    else res.type("text/plain").send("OK\n");
   });
 
   app.get("/api/v1/events", async (req, res) => {

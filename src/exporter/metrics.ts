@@ -4,11 +4,15 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { SEVERITIES, severityValue, worstSeverity, type Measurement } from "../health/model.js";
+import { strayErrors } from "../engine/engine.js";
+import { abandonedChecks } from "../engine/runner.js";
 import type { HealthState } from "../engine/state.js";
 import type { Logger } from "../lib/logger.js";
 import { exporterVersion } from "../lib/version.js";
 
 const LAST_CYCLE = "as of the last check cycle";
+/** Names a check's measurement may not take: the process metrics' families, and their histogram and summary series. */
+const RESERVED = /^(process_|nodejs_)|_(bucket|count|sum|created|total)$/;
 
 /** HELP of the measurements the contract names; others bring their own or get a generic one. */
 const MEASUREMENT_HELP: Record<string, string> = {
@@ -167,6 +171,26 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
     registers,
   }).set(options.tls ? 1 : 0);
 
+  new Gauge({
+    name: "hop3_health_check_abandoned",
+    help: "Runs of the check still going after their timeout: it ignores its abort signal, and what it holds leaks.",
+    labelNames: ["check"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [check, count] of abandonedChecks()) this.set({ check }, count);
+    },
+  });
+  new Counter({
+    name: "hop3_exporter_stray_errors_total",
+    help: "Unhandled rejections and uncaught exceptions (a plugin's, most likely) contained since start.",
+    registers,
+    collect() {
+      this.reset();
+      this.inc(strayErrors());
+    },
+  });
+
   const deployProbes = new Counter({
     name: "hop3_deploy_probe_total",
     help: "Deploy-time startup probes of apps, by verdict (success or failure).",
@@ -191,7 +215,7 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
     for (const o of state.outcomes.values()) for (const m of o.measurements) if (!firstOfName.has(m.name)) firstOfName.set(m.name, m);
     for (const [name, first] of firstOfName) {
       if (measurementGauges.has(name) || warned.has(name)) continue;
-      if (registry.getSingleMetric(name)) {
+      if (registry.getSingleMetric(name) || processRegistry.getSingleMetric(name) || RESERVED.test(name)) {
         warned.add(name);
         options.logger.warn(`a check reports a measurement named ${name}, which is taken by another metric; it is not published`);
         continue;

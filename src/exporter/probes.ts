@@ -1,6 +1,6 @@
 // POST /api/v1/probes: the deploy-time startup probe, run by the exporter so that its verdict is
 // counted (hop3_deploy_probe_total, the duration histogram) and logged as an event. It is no
-// way to reach arbitrary hosts: targets are loopback unless the config allows more, and only
+// way to reach arbitrary hosts: targets are this host's unless the config allows more, and only
 // loopback clients may call it unless basic auth is on.
 
 import net from "node:net";
@@ -30,12 +30,6 @@ export function isLoopback(address: string | undefined): boolean {
   const plain = address.startsWith("::ffff:") ? address.slice(7) : address;
   if (net.isIPv4(plain)) return plain.startsWith("127.");
   return plain === "::1";
-}
-
-/** Whether a probe may go to this host: loopback, or one `[probes] allowed_hosts` lists. */
-export function isAllowedTarget(hostname: string, allowedHosts: readonly string[]): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || isLoopback(host) || allowedHosts.some((h) => h.toLowerCase() === host);
 }
 
 export interface ProbeApiOptions {
@@ -73,11 +67,19 @@ export async function recordVerdict(verdict: Verdict, options: Pick<ProbeApiOpti
   else options.engine.logger.error(fields, verdict.message);
 }
 
+/** Probes running at once; more are answered 429, so that no client can make the exporter poll without end. */
+const MAX_PROBES = 16;
+
 export function mountProbeApi(app: express.Express, options: ProbeApiOptions): void {
   const { engine } = options;
+  let running = 0;
   app.post("/api/v1/probes", express.json({ limit: "16kb" }), async (req: Request, res: Response) => {
     if (!options.authenticated && !isLoopback(req.socket.remoteAddress)) {
       res.status(403).json({ error: "deploy probes may only be requested from this host (or turn basic auth on)" });
+      return;
+    }
+    if (running >= MAX_PROBES) {
+      res.status(429).set("Retry-After", "5").json({ error: `${MAX_PROBES} probes are running already; try again when one has finished` });
       return;
     }
     if (typeof req.body !== "object" || req.body === null) {
@@ -96,7 +98,7 @@ export function mountProbeApi(app: express.Express, options: ProbeApiOptions): v
     try {
       target = await resolveProbeTarget(
         { app: body.app, url: body.url, port: body.port, path: body.path, contains: body.contains, timeoutSeconds: body.timeout_seconds },
-        { hop3Root: engine.config.hop3_root, appsConfig: engine.config.apps },
+        { hop3Root: engine.config.hop3_root, appsConfig: engine.config.apps, allowedHosts: engine.config.probes.allowed_hosts },
       );
     } catch (error) {
       if (error instanceof ProbeInputError) {
@@ -105,13 +107,21 @@ export function mountProbeApi(app: express.Express, options: ProbeApiOptions): v
       }
       throw error;
     }
-    const host = target.http?.host;
-    if (host !== undefined && !isAllowedTarget(host, engine.config.probes.allowed_hosts)) {
-      res.status(400).json({ error: `${host} is not this host: probes go to loopback addresses unless [probes] allowed_hosts lists it` });
-      return;
+    // The window may be long: the connection's idle timeout is lifted, and a client that goes
+    // away takes its probe with it.
+    req.socket.setTimeout(0);
+    const gone = new AbortController();
+    res.on("close", () => {
+      if (!res.writableEnded) gone.abort();
+    });
+    running++;
+    try {
+      const verdict = await runProbe(target, AbortSignal.any([options.signal, gone.signal]));
+      if (gone.signal.aborted) return;
+      if (body.record) await recordVerdict(verdict, options);
+      res.status(verdict.result === "success" ? 200 : 422).json({ ...verdict, recorded: body.record });
+    } finally {
+      running--;
     }
-    const verdict = await runProbe(target, options.signal);
-    if (body.record) await recordVerdict(verdict, options);
-    res.status(verdict.result === "success" ? 200 : 422).json({ ...verdict, recorded: body.record });
   });
 }

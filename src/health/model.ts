@@ -101,6 +101,8 @@ export interface PluginContext {
   /** How the platform's services run here: "systemd", "supervisor" or "none" (found out once, when first asked). */
   serviceManager(): Promise<"systemd" | "supervisor" | "none">;
   logger: Logger;
+  /** Hosts besides this one that app checks and probes may reach (`[probes] allowed_hosts`). */
+  allowedHosts: readonly string[];
   /** `[apps.<name>]` tables of the config: where each app listens, and what else counts as healthy. */
   appsConfig: Record<string, AppSettings>;
   /**

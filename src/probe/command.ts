@@ -57,7 +57,7 @@ export class ProbeRefused extends Error {
 
 export async function probeCommand(engine: Engine, request: ProbeRequest, options: { dryRun?: boolean } = {}): Promise<ProbeOutcome> {
   // Resolved here first, so bad input is reported the same way with or without an exporter.
-  const target = await resolveProbeTarget(request, { hop3Root: engine.config.hop3_root, appsConfig: engine.config.apps });
+  const target = await resolveProbeTarget(request, { hop3Root: engine.config.hop3_root, appsConfig: engine.config.apps, allowedHosts: engine.config.probes.allowed_hosts });
   if (options.dryRun) {
     return { verdict: await runProbe(target), recorded: false, note: "dry run: probed here, and the verdict was not recorded (no deploy counted)" };
   }

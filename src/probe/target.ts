@@ -35,6 +35,8 @@ export interface ProbeRequest {
 export interface AppsContext {
   hop3Root: string;
   appsConfig: Record<string, AppSettings>;
+  /** Hosts besides this one that may be probed. */
+  allowedHosts?: readonly string[];
 }
 
 /** Seconds per request when the manifest sets no `[healthcheck] timeout`. */
@@ -69,7 +71,7 @@ export function isThisHost(address: string): boolean {
 /** Where an app is reached: an address with a Host header, a static site (port 0), or, with a URL, also a path of its own. */
 export type AppAddress = { kind: "http"; target: Omit<HttpTarget, "path">; urlPath?: string; source: string } | { kind: "static"; source: string };
 
-function fromUrl(value: string, what: string): AppAddress {
+function fromUrl(value: string, what: string): AppAddress & { kind: "http" } {
   let url: URL;
   try {
     url = new URL(value);
@@ -91,8 +93,15 @@ function fromUrl(value: string, what: string): AppAddress {
 /** Where the app listens, or why that is not known. */
 export async function addressOf(app: string, appDir: string, ctx: AppsContext, given: { url?: string | undefined; port?: number | undefined } = {}): Promise<AppAddress> {
   const configured = ctx.appsConfig[app];
-  if (given.url !== undefined) return fromUrl(given.url, "--url");
-  if (configured?.url !== undefined && given.port === undefined) return fromUrl(configured.url, `[apps.${app}] url`);
+  const checked = (address: AppAddress & { kind: "http" }): AppAddress => {
+    const host = address.target.host;
+    if (!isThisHost(host) && !(ctx.allowedHosts ?? []).some((h) => h.toLowerCase() === host.toLowerCase())) {
+      throw new ProbeInputError(`${host} is not this host: probes go to this host's addresses unless [probes] allowed_hosts lists it (${address.source})`);
+    }
+    return address;
+  };
+  if (given.url !== undefined) return checked(fromUrl(given.url, "--url"));
+  if (configured?.url !== undefined && given.port === undefined) return checked(fromUrl(configured.url, `[apps.${app}] url`));
   const listen = await readAppListen(appDir);
   // BIND_ADDRESS can come from the app's own [env]: requests stay on this host whatever it says.
   if (!isThisHost(listen.bindAddress)) {

@@ -13,9 +13,9 @@ export function renderText(report: Report, options: { colour: boolean }): string
   const lines = [identityLine(report.identity)];
   for (const section of report.sections) {
     lines.push("", bold(section.title));
-    const width = Math.max(15, ...section.items.map((i) => i.name.length));
+    const width = Math.max(15, ...section.items.map((i) => printable(i.name).length));
     for (const item of section.items) {
-      lines.push(`  ${item.name.padEnd(width)} ${paint(item.severity, `${SYMBOLS[item.severity]} ${oneLine(item.detail)}`)}`);
+      lines.push(`  ${printable(item.name).padEnd(width)} ${paint(item.severity, `${SYMBOLS[item.severity]} ${oneLine(item.detail)}`)}`);
     }
   }
   if (report.sections.length === 0) lines.push("", "No checks are configured on this server.");
@@ -29,11 +29,20 @@ export function renderQuiet(report: Report): string {
   const items = report.sections.flatMap((s) => s.items);
   const notOk = [...items.filter((i) => i.severity === "fail"), ...items.filter((i) => i.severity === "warn")];
   const label = report.overall === "fail" ? "FAILED" : "DEGRADED";
-  return `${label}: ${notOk.map((i) => `${i.name} ${oneLine(i.detail)}`.trim()).join("; ")}\n`;
+  return `${label}: ${notOk.map((i) => `${printable(i.name)} ${oneLine(i.detail)}`.trim()).join("; ")}\n`;
 }
 
 function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, " ").trim();
+  return printable(text.replace(/\s*\n\s*/g, " ").trim());
+}
+
+/**
+ * Control characters (an escape sequence in an app's folder name, say) shown as \xNN, never sent
+ * raw to a terminal.
+ */
+export function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what is looked for
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 
 /** Colours only on a terminal, never with NO_COLOR (https://no-color.org) or --no-color. */
