@@ -1,7 +1,5 @@
 // Basic authentication with bcrypt hashes, as Prometheus' exporter-toolkit does it: every
-// endpoint, and a small cache of verified credentials so scrapes do not each pay for bcrypt. A
-// bcrypt comparison is CPU work: at most two run at once, and when many wrong passwords queue up,
-// the newest are turned away at once rather than slowing the scrapes down.
+// endpoint, and a small cache of verified credentials so scrapes do not each pay for bcrypt.
 
 import { createHash } from "node:crypto";
 import bcrypt from "bcryptjs";
@@ -11,29 +9,28 @@ export interface BasicAuth {
 }
 
 const CACHE_LIMIT = 1000;
-/** bcrypt comparisons at once, and waiting for a turn; past that, a request is refused without one. */
-const COMPARING = 2;
-const WAITING = 16;
+/**
+ * bcrypt comparisons are CPU work on the one thread that also answers scrapes: at most this many
+ * a second (a burst of as many) for credentials not seen before. Past that, a request is refused
+ * without one (and not remembered), so a flood of wrong passwords costs a bounded share of the
+ * CPU and valid scrapes, answered from the cache, stay fast.
+ */
+const COMPARES_PER_SECOND = 4;
 
 export function createBasicAuth(users: Record<string, string>): BasicAuth | null {
   if (Object.keys(users).length === 0) return null;
   // A Map: "__proto__" or "constructor" is then a user like any other (unknown), not a 500.
   const hashes = new Map(Object.entries(users));
   const verified = new Map<string, boolean>();
-  let comparing = 0;
-  const queue: Array<() => void> = [];
-  const turn = async <T>(work: () => Promise<T>): Promise<T | undefined> => {
-    if (comparing >= COMPARING) {
-      if (queue.length >= WAITING) return undefined;
-      await new Promise<void>((resolve) => queue.push(resolve));
-    }
-    comparing++;
-    try {
-      return await work();
-    } finally {
-      comparing--;
-      queue.shift()?.();
-    }
+  let tokens = COMPARES_PER_SECOND;
+  let refilledAt = Date.now();
+  const mayCompare = (): boolean => {
+    const now = Date.now();
+    tokens = Math.min(COMPARES_PER_SECOND, tokens + ((now - refilledAt) / 1000) * COMPARES_PER_SECOND);
+    refilledAt = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
   };
   return {
     async check(header) {
@@ -49,10 +46,9 @@ export function createBasicAuth(users: Record<string, string>): BasicAuth | null
       const key = createHash("sha256").update(`${user}\0${password}\0${hash ?? ""}`).digest("hex");
       const cached = verified.get(key);
       if (cached !== undefined) return cached;
-      const compared = await turn(() => bcrypt.compare(password, hash ?? DUMMY_HASH));
-      // Too many comparisons waiting: refused, and not remembered (it was not checked).
-      if (compared === undefined) return false;
-      const ok = compared && hash !== undefined;
+      // Too many new credentials at once: refused, and not remembered (they were not checked).
+      if (!mayCompare()) return false;
+      const ok = (await bcrypt.compare(password, hash ?? DUMMY_HASH)) && hash !== undefined;
       if (verified.size >= CACHE_LIMIT) verified.delete(verified.keys().next().value!);
       verified.set(key, ok);
       return ok;
