@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import type net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import type express from "express";
@@ -19,6 +20,28 @@ import { createApp } from "./app.js";
 import { createBasicAuth } from "./auth.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { mountProbeApi, recordVerdict } from "./probes.js";
+
+/** At most `cap` connections: past it, the oldest one with no request under way is closed. */
+function capConnections(server: http.Server | https.Server, event: "connection" | "secureConnection", cap: number): void {
+  const open = new Map<net.Socket, { busy: number }>();
+  server.on(event, (socket: net.Socket) => {
+    open.set(socket, { busy: 0 });
+    socket.once("close", () => open.delete(socket));
+    if (open.size <= cap) return;
+    for (const [other, state] of open) {
+      if (other !== socket && state.busy === 0) {
+        other.destroy();
+        break;
+      }
+    }
+  });
+  server.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const state = open.get(req.socket);
+    if (!state) return;
+    state.busy++;
+    res.once("close", () => state.busy--);
+  });
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -217,14 +240,14 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       options.extend?.(a, exporter);
     },
   });
-  const server = secure ? https.createServer(secure, app) : http.createServer(app);
-  // Bounded for clients that connect and say nothing, or too many at once: the checks keep
-  // their file descriptors. A probe request lifts the idle timeout for itself.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
-  server.keepAliveTimeout = 5_000;
+  // Bounded for clients that connect and say nothing, or too many at once: a connection that sends
+  // no request in time is closed, and past max_connections the oldest idle one makes room for
+  // the newcomer, so a flood neither takes the checks' file descriptors nor locks out a scrape.
+  // A probe request lifts the idle timeout for itself.
+  const limits = { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
+  const server = secure ? https.createServer({ ...secure, ...limits }, app) : http.createServer(limits, app);
   server.timeout = 30_000;
-  server.maxConnections = config.web.max_connections;
+  capConnections(server, secure ? "secureConnection" : "connection", config.web.max_connections);
   const { host, port } = parseListen(config.listen);
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
