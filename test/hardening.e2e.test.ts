@@ -96,6 +96,38 @@ describe("an app's own files", () => {
   });
 });
 
+describe("a stuck thread pool", () => {
+  it("shows in /-/ready when cycles stop finishing, and SIGTERM still ends the process", async () => {
+    // A plugin that, from its second run on, reads four FIFOs nobody writes: the four threads
+    // of libuv's pool wait for ever, and every file read of the cycle queues behind them.
+    const dir = tempDir("hop3-hog-");
+    for (let i = 0; i < 4; i++) execFileSync("mkfifo", [path.join(dir, `fifo${i}`)]);
+    await writeFile(
+      path.join(dir, "hog.mjs"),
+      `import { readFile } from "node:fs/promises";
+let runs = 0;
+export default { name: "hog", getHealthChecks: () => [{ id: "hog", name: "Hog", section: "Apps", isConfigured: () => true,
+  check: async () => {
+    if (runs++ > 0) for (let i = 0; i < 4; i++) void readFile(${JSON.stringify(dir)} + "/fifo" + i).catch(() => undefined);
+    return { name: "Hog", passed: true, message: "fine" };
+  } }] };
+`,
+    );
+    const e = await exporter({ interval: 1, config: `plugins = ["${dir}"]\ntimeout = 1\n` });
+    await eventually(async () => (await fetch(`${e.url}/-/ready`)).ok, 15_000, "ready after the first cycle");
+    const stuck = await eventually(async () => {
+      const response = await fetch(`${e.url}/-/ready`);
+      return response.status === 503 ? response.text() : undefined;
+    }, 20_000, "readiness to see the stopped cycles");
+    expect(stuck).toMatch(/^Not ready: no check cycle has finished for \d+s \(cycles stopped\?\)\.\n$/);
+    // Node cannot exit while a pool thread is blocked: the process ends itself with SIGKILL, saying why.
+    await e.stop("SIGTERM");
+    expect(e.process.signalCode).toBe("SIGKILL");
+    expect(e.logs().some((l) => l.includes("a check cycle did not end within 5s of the stop"))).toBe(true);
+    expect(e.logs().some((l) => l.includes("a file read is stuck in the thread pool (a FIFO?): ending the process with SIGKILL"))).toBe(true);
+  }, 60_000);
+});
+
 describe("secrets", () => {
   it("are masked in URLs whatever their password holds, in JSON-escaped log lines, and in any kind of detail", () => {
     expect(maskUrlCredentials('got "postgresql://app:Sup3r/raw@db:5432/x"')).toBe('got "postgresql://app:***@db:5432/x"');

@@ -43,8 +43,9 @@ function capConnections(server: http.Server | https.Server, event: "connection" 
   });
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+/** Whether `work` settled within `ms`. */
+function within(ms: number, work: Promise<unknown>): Promise<boolean> {
+  return Promise.race([work.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
 }
 
 export interface ServeOptions {
@@ -63,7 +64,8 @@ export interface Exporter {
   events: EventLog;
   /** The address it listens on, once listening. */
   address(): { host: string; port: number };
-  stop(): Promise<void>;
+  /** Stops; resolves false when a cycle was stuck (a read the thread pool cannot finish) and was left behind. */
+  stop(): Promise<boolean>;
 }
 
 /** "0.0.0.0:9483", "[::1]:9483", ":9483" → host (undefined: every interface) and port. */
@@ -214,17 +216,19 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       return { host: address.address, port: address.port };
     },
     stop: async () => {
-      if (shutdown.signal.aborted) return;
+      if (shutdown.signal.aborted) return true;
       clearTimeout(timer);
       shutdown.abort();
       // Checks are aborted; a read stuck in the thread pool (a FIFO a plugin opened) is not waited out.
-      const settled = await Promise.race([Promise.all([appWatch.stop(), running, lock]).then(() => true), sleep(5000).then(() => false)]);
+      const settled = await within(5000, Promise.all([appWatch.stop(), running, lock]));
       if (!settled) logger.warn("a check cycle did not end within 5s of the stop; stopping without it");
-      await events.append([]);
+      // The last events are written, unless the thread pool that writes them is stuck too.
+      const flushed = await within(2000, events.append([]));
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      return settled && flushed;
     },
   };
 
@@ -272,6 +276,12 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   return exporter;
 }
 
+function exitHard(): never {
+  process.kill(process.pid, "SIGKILL");
+  // Not reached: SIGKILL ends the process at once.
+  return process.exit(1);
+}
+
 /** The `serve` command: runs until SIGTERM or SIGINT, then stops cleanly and exits 0. */
 export async function serveUntilSignalled(options: ServeOptions): Promise<never> {
   // A signal during start-up (startup verification can take a timeout) ends it as cleanly.
@@ -292,12 +302,18 @@ export async function serveUntilSignalled(options: ServeOptions): Promise<never>
     // Checks are aborted at once; this is only a guard against a stop that hangs.
     setTimeout(() => {
       logger.error("did not stop in time; exiting");
-      process.exit(1);
+      exitHard();
     }, 15_000).unref();
     exporter.stop().then(
-      () => {
-        logger.info("stopped");
-        process.exit(0);
+      (clean) => {
+        if (clean) {
+          logger.info("stopped");
+          process.exit(0);
+        }
+        // Node cannot exit while a thread of its pool is blocked (it waits to join it): the
+        // process ends itself the only way that does not wait.
+        logger.error("stopped, but a file read is stuck in the thread pool (a FIFO?): ending the process with SIGKILL");
+        exitHard();
       },
       (error: unknown) => {
         logger.error(`while stopping: ${errorMessage(error)}`);

@@ -64,7 +64,8 @@ export async function startExporter(options: ExporterOptions = {}): Promise<Runn
   };
   child.stdout.on("data", take);
   child.stderr.on("data", take);
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  // "close", not "exit": by then everything it wrote has been read.
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   void exited.then(() => running.delete(child));
   const url = `${options.scheme ?? "http"}://127.0.0.1:${port}`;
   const exporter: RunningExporter = {
