@@ -168,10 +168,7 @@ function appCheck(ctx: PluginContext, app: string, hasDir: boolean): HealthCheck
 
 /** A fresh memory: from the severity this check had before a restart, so a restart invents no recovery. */
 function seedMemory(ctx: PluginContext, id: string): AppMemory {
-  const before = ctx.lastKnownSeverity(id);
-  return before === "fail"
-    ? { severity: "fail", failuresInARow: 0, lastProbeAt: 0, last: null }
-    : { severity: before ?? "ok", failuresInARow: 0, lastProbeAt: 0, last: null };
+  return { severity: ctx.lastKnownSeverity(id) ?? "ok", failuresInARow: 0, lastProbeAt: 0, last: null };
 }
 
 /** A deploy probe's verdict, once: success starts afresh; failure is the app's state until it answers. */

@@ -131,7 +131,7 @@ async function main(argv: string[]): Promise<Output> {
   if (!command) throw new UsageError("no command given");
   if (!spec) throw new UsageError(`unknown command "${command}"${didYouMean(command, Object.keys(COMMANDS))}`);
   for (const option of Object.keys(values)) {
-    if (option !== "config" && !spec.options.includes(option)) throw new UsageError(`${command} takes no --${option}${didYouMean(option, spec.options.map((o) => o))}`, spec.usage);
+    if (option !== "config" && !spec.options.includes(option)) throw new UsageError(`${command} takes no --${option}${didYouMean(option, spec.options)}`, spec.usage);
   }
   if (rest.length > spec.positionals) throw new UsageError(`${command}: unexpected argument "${rest[spec.positionals]}"`, spec.usage);
 
