@@ -64,6 +64,14 @@ describe("alert rules", () => {
     }
   });
 
+  it("come with runbooks that say how to silence an alert and acknowledge a maintenance", () => {
+    const runbooks = readFileSync(path.join(REPO, "docs/runbooks.md"), "utf8");
+    expect(runbooks).toMatch(/amtool .*silence add alertname=\S+ instance=\S+/);
+    expect(runbooks).toContain("silence expire");
+    expect(runbooks).toMatch(/\*\*Acknowledging a maintenance\.\*\*[^]*amtool silence add instance=/);
+    expect(runbooks).toContain("Alertmanager UI");
+  });
+
   it("are all tested firing and not firing", () => {
     const tests = parseYaml(readFileSync(path.join(REPO, "alerts/hop3-health.rules.test.yml"), "utf8")) as {
       tests: Array<{ alert_rule_test: Array<{ alertname: string; exp_alerts: unknown[] }> }>;
