@@ -20,12 +20,23 @@ function listen(server: net.Server): Promise<number> {
   });
 }
 
-/** A port nothing listens on: connecting to it is refused. */
+/**
+ * A port nothing listens on: connecting to it is refused, and a test may listen on it later.
+ * Taken below the kernel's ephemeral range (32768–60999 here), where the source ports of the
+ * tests' own outgoing connections never land, so that nothing takes it in between.
+ */
 export async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  const port = await listen(server);
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+  for (;;) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    const server = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once("error", () => resolve(false));
+      server.listen(candidate, "127.0.0.1", () => resolve(true));
+    });
+    if (!free) continue;
+    await new Promise((resolve) => server.close(resolve));
+    return candidate;
+  }
 }
 
 function serve(onConnection: (socket: net.Socket) => void): Promise<Listener> {
