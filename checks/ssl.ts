@@ -47,12 +47,7 @@ function isSelfSigned(cert: X509Certificate): boolean {
 
 /** The name a certificate is for: its first DNS subject alternative name, else its CN. */
 function domainOf(cert: X509Certificate): string | undefined {
-  const san = cert.subjectAltName
-    ?.split(",")
-    .map((s) => s.trim())
-    .find((s) => s.startsWith("DNS:"));
-  if (san) return san.slice(4);
-  return /(?:^|\n)CN=([^\n]+)/.exec(cert.subject)?.[1];
+  return namesOf(cert)[0];
 }
 
 /** Every DNS name a certificate is for (its SANs, else its CN). */

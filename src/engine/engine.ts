@@ -24,7 +24,8 @@ export interface Engine {
   pluginFailures: PluginFailure[];
   settings: CheckSettingsResolver;
   context: PluginContext;
-  discover(): Promise<HealthCheck[]>;
+  /** The checks of every plugin, or of the one named (the app scan re-checks apps alone). */
+  discover(plugin?: string): Promise<HealthCheck[]>;
   /** One cycle of every check discovered now. */
   runCycle(signal?: AbortSignal): Promise<Cycle>;
   /** One cycle of the given checks, with this configuration's settings and bounds. */
@@ -86,7 +87,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   };
 
   let warnedUnmatched = false;
-  const discover = async (): Promise<HealthCheck[]> => {
+  const discover = async (plugin?: string): Promise<HealthCheck[]> => {
+    if (plugin !== undefined) return discoverChecks(plugins.filter((p) => p.plugin.name === plugin), [], context, config.timeout);
     const checks = await discoverChecks(plugins, failures, context, config.timeout);
     if (!warnedUnmatched) {
       warnedUnmatched = true;

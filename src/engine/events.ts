@@ -4,7 +4,7 @@
 // tail of the file is read, and the API answers from a bounded tail kept in memory. Everything is
 // redacted before it is written or kept.
 
-import { appendFile, open, rename, rm, stat } from "node:fs/promises";
+import { appendFile, open, rename, rm } from "node:fs/promises";
 import { isSeverity, type Severity } from "../health/model.js";
 import { redactDeep, type Redactor } from "../health/redact.js";
 import type { Logger } from "../lib/logger.js";
@@ -92,7 +92,13 @@ export class EventLog {
       if (event.kind === "transition" && isSeverity(event.to)) this.severities.set(event.check, event.to);
       this.remember(event);
     });
-    await this.terminateTornLine();
+    // A torn last line has no newline: end it, so the next event starts on a line of its own.
+    if (lines.length > 0 && lines.at(-1) !== "") {
+      await appendFile(this.file, "\n").then(
+        () => (this.size += 1),
+        () => undefined, // not writable: append() says so when it comes to it
+      );
+    }
     if (this.size > this.options.maxBytes) await this.rotate();
     return new Map(this.severities);
   }
@@ -171,26 +177,6 @@ export class EventLog {
       return { lines: text.split("\n"), size, partial: length < size };
     } finally {
       await handle.close();
-    }
-  }
-
-  /** A torn last line has no newline: end it, so the next event starts on a line of its own. */
-  private async terminateTornLine(): Promise<void> {
-    let handle;
-    try {
-      const { size } = await stat(this.file);
-      if (size === 0) return;
-      handle = await open(this.file, "r");
-      const last = Buffer.alloc(1);
-      await handle.read(last, 0, 1, size - 1);
-      if (last[0] !== 0x0a) {
-        await appendFile(this.file, "\n");
-        this.size += 1;
-      }
-    } catch {
-      // No file yet, or not readable: nothing to mend.
-    } finally {
-      await handle?.close();
     }
   }
 }

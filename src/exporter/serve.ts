@@ -172,7 +172,8 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     exclusively(async () => {
       if (!state.lastCycle) return;
       const ids = new Set(apps.map((app) => `app:${app}`));
-      const checks = (await engine.discover()).filter((check) => ids.has(check.id));
+      // Only the apps plugin is asked: certificates and the rest are not read again for an app's change.
+      const checks = (await engine.discover("apps")).filter((check) => ids.has(check.id));
       const result = await engine.run(checks, shutdown.signal);
       if (shutdown.signal.aborted) return;
       await publish(state.recordSome(ids, result.outcomes, result.skipped));

@@ -6,8 +6,6 @@ import path from "node:path";
 import { FileReadError, KiB, readBoundedFile } from "./files.js";
 import { PERMISSION_HINT } from "./server-toml.js";
 
-export const DEFAULT_ETC_DIR = "/etc/hop3";
-
 export type FileProblem = { kind: "missing" | "denied" | "unreadable"; message: string };
 
 /** The first line of a one-line secret file, stripped (as Hop3 reads it); a value or why there is none. */

@@ -39,11 +39,6 @@ export interface Manifest {
   startTimeout?: number;
 }
 
-/** Whether the manifest declares a health endpoint at all (a path, or `contains` alone, which means `/`). */
-export function declaresEndpoint(manifest: Manifest | undefined): boolean {
-  return manifest?.path !== undefined;
-}
-
 /** Hop3's order: `src/hop3/hop3.toml`, then `src/hop3.toml`; then `hop3.toml` beside `src/` (hop3-health's earlier place). */
 export function manifestCandidates(appDir: string): string[] {
   return [path.join(appDir, "src", "hop3", "hop3.toml"), path.join(appDir, "src", "hop3.toml"), path.join(appDir, "hop3.toml")];
