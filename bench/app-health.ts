@@ -7,14 +7,14 @@
 //   npm run build && node dist/bench/app-health.js      (APPS=200 RUNS=10 by default)
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { appRuntimes, listApps } from "../src/hop3/apps.js";
 import { processTable } from "../src/hop3/processes.js";
 import { livenessOf } from "../src/engine/reconcile.js";
+import { layoutApp, makeRoot, startWorker } from "./lib/hop3-root.js";
 import { freePort } from "./lib/net.js";
 import { ms, summarise } from "./lib/stats.js";
 
@@ -22,31 +22,8 @@ const APPS = Number(process.env.APPS ?? 200);
 const RUNS = Number(process.env.RUNS ?? 10);
 const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
 
-function layoutApp(root: string, name: string, port: number): void {
-  const dir = path.join(root, "apps", name);
-  for (const sub of ["src/hop3", "venv", "log"]) mkdirSync(path.join(dir, sub), { recursive: true });
-  writeFileSync(path.join(dir, "src/hop3/hop3.toml"), '[healthcheck]\npath = "/health"\n');
-  writeFileSync(path.join(dir, "venv/LIVE_ENV"), `APP=${name}\nBIND_ADDRESS=127.0.0.1\nDATABASE_URL=postgresql://u:secret@h/db\nPORT=${port}\n`);
-  writeFileSync(path.join(root, "uwsgi-enabled", `${name}_wsgi.1.ini`), `[uwsgi]\nprocname-prefix = ${name}:wsgi:\n`);
-}
-
-function httpServerScript(dir: string): string {
-  const file = path.join(dir, "serve.mjs");
-  writeFileSync(file, `import http from "node:http";\nhttp.createServer((q, s) => s.end("ok")).listen(Number(process.env.PORT), "127.0.0.1", () => process.send?.("up"));\n`);
-  return file;
-}
-
-/** The app's "uWSGI worker": an HTTP server whose command line starts with the procname prefix. */
-async function startWorker(script: string, name: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [script], { argv0: `${name}:wsgi:uWSGI worker 1`, env: { PORT: String(port) }, stdio: ["ignore", "ignore", "inherit", "ipc"] });
-  await new Promise((resolve) => child.once("message", resolve));
-  return child;
-}
-
 // 1. One scan of APPS apps.
-const root = mkdtempSync(path.join(os.tmpdir(), "hop3-health-bench-scan-"));
-mkdirSync(path.join(root, "uwsgi-enabled"), { recursive: true });
-const script = httpServerScript(root);
+const { root, script } = makeRoot("scan");
 const workers: ChildProcess[] = [];
 for (let i = 0; i < APPS; i++) {
   const name = `benchapp${i}`;
@@ -80,8 +57,7 @@ console.log(`  wall median ${ms(scan.median)}, p99 ${ms(scan.p99)}; CPU median $
 for (const w of workers) w.kill("SIGKILL");
 
 // 2. From kill to failure, in a running exporter.
-const small = mkdtempSync(path.join(os.tmpdir(), "hop3-health-bench-crash-"));
-mkdirSync(path.join(small, "uwsgi-enabled"), { recursive: true });
+const small = makeRoot("crash").root;
 const port = await freePort();
 layoutApp(small, "crashy", port);
 const listen = await freePort();

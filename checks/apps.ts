@@ -16,7 +16,7 @@ import { budgetMs } from "../src/lib/net.js";
 import { deploys, livenessOf, type Liveness } from "../src/engine/reconcile.js";
 import { probeOnce, requestPath, sleep, targetHref, type Attempt, type Expectation, type HttpTarget } from "../src/probe/probe.js";
 import { addressOf, DEFAULT_REQUEST_TIMEOUT, expectationFor, expectationText, ProbeInputError, type AppsContext } from "../src/probe/target.js";
-import { z } from "zod";
+import { z } from "#zod";
 
 /** `[healthcheck]` defaults where the manifest sets none. */
 const DEFAULTS = { interval: 30, retries: 3 } as const;
@@ -130,7 +130,8 @@ function appCheck(ctx: PluginContext, app: string, hasDir: boolean): HealthCheck
         const left = budget - (Date.now() - started);
         if (made > 0 && left < 100) break;
         if (made > 0) await sleep(Math.min(250 * made, left / 4), signal);
-        attempt = await probeOnce(target, { timeoutMs: Math.max(50, Math.min(requestTimeoutMs, budget - (Date.now() - started))), expect }, signal);
+        const timeoutMs = Math.max(50, Math.min(requestTimeoutMs, budget - (Date.now() - started)));
+        attempt = await ctx.withServer(`${target.host}:${target.port}`, () => probeOnce(target, { timeoutMs, expect }, signal), signal);
         if (attempt.ok || signal.aborted) break;
       }
       remembered.lastProbeAt = Date.now();

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { open, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
+import { z } from "#zod";
 import type { HealthCheck, HealthCheckResult, Plugin, PluginContext, Severity } from "../src/health/model.js";
 import { hop3RootState, noHop3Message } from "../src/hop3/server-toml.js";
 import { currentUser, hop3UserName, lookupUser, type UnixUser } from "../src/hop3/user.js";

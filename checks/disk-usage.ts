@@ -3,7 +3,7 @@
 
 import { statfs } from "node:fs/promises";
 import path from "node:path";
-import { z } from "zod";
+import { z } from "#zod";
 import type { HealthCheckResult, Measurement, Plugin, Severity } from "../src/health/model.js";
 import { worstSeverity } from "../src/health/model.js";
 

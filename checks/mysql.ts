@@ -1,8 +1,8 @@
 // MySQL / MariaDB: a fresh connection, the server's version and its connections in use, then
 // the connection destroyed.
 
-import mysql from "mysql2/promise";
-import { z } from "zod";
+import type { Connection, RowDataPacket } from "mysql2/promise";
+import { z } from "#zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
 import { budgetMs, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
@@ -60,48 +60,53 @@ const plugin: Plugin = {
         const user = decodeURIComponent(url.username) || "root";
         const database = decodeURIComponent(url.pathname.slice(1));
         const budget = budgetMs(ctx, "mysql");
-        let connection: mysql.Connection | undefined;
-        const onAbort = (): void => connection?.destroy();
-        signal.addEventListener("abort", onAbort, { once: true });
-        try {
-          connection = await mysql.createConnection({
-            host: endpoint.host,
-            port: endpoint.port,
-            user,
-            password: decodeURIComponent(url.password),
-            ...(database ? { database } : {}),
-            connectTimeout: budget.ms,
-          });
-          // Aborted while connecting: nothing else held it, so close it here.
-          if (signal.aborted) connection.destroy();
-          const [rows] = await connection.query<mysql.RowDataPacket[]>({
-            sql: "SELECT VERSION() AS version, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'THREADS_CONNECTED') AS connections, @@max_connections AS max_connections",
-            timeout: budget.ms,
-          });
-          const row = rows[0] as { version: string; connections: string | number | null; max_connections: string | number };
-          const connections = Number(row.connections ?? 0);
-          const maxConnections = Number(row.max_connections);
-          const crowded = (connections / maxConnections) * 100 >= config.connections_warn_percent;
-          return {
-            name: "MySQL",
-            passed: !crowded,
-            ...(crowded ? { severity: "warn" as const } : {}),
-            message: crowded
-              ? `${connections} of ${maxConnections} connections in use (${endpoint.where}): new ones will soon be refused`
-              : `${row.version.includes("MariaDB") ? "MariaDB" : "MySQL"} ${row.version.replace(/-MariaDB.*$/, "")} at ${endpoint.where} (${connections} of ${maxConnections} connections in use)`,
-            details: { version: row.version, connections, max_connections: maxConnections, endpoint: endpoint.where, database: database || null, user, url: safeUrl(url) },
-          };
-        } catch (error) {
-          return {
-            name: "MySQL",
-            passed: false,
-            message: describeFailure(error, endpoint, user, database, budget.seconds),
-            details: { endpoint: endpoint.where, database: database || null, user, url: safeUrl(url) },
-          };
-        } finally {
-          signal.removeEventListener("abort", onAbort);
-          connection?.destroy();
-        }
+        // One connection among at most connections_per_server to this server.
+        return ctx.withServer(endpoint.where, async (): Promise<HealthCheckResult> => {
+          // The driver is loaded by the first check that uses it, not by every command.
+          const { default: mysql } = await import("mysql2/promise");
+          let connection: Connection | undefined;
+          const onAbort = (): void => connection?.destroy();
+          signal.addEventListener("abort", onAbort, { once: true });
+          try {
+            connection = await mysql.createConnection({
+              host: endpoint.host,
+              port: endpoint.port,
+              user,
+              password: decodeURIComponent(url.password),
+              ...(database ? { database } : {}),
+              connectTimeout: budget.ms,
+            });
+            // Aborted while connecting: nothing else held it, so close it here.
+            if (signal.aborted) connection.destroy();
+            const [rows] = await connection.query<RowDataPacket[]>({
+              sql: "SELECT VERSION() AS version, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'THREADS_CONNECTED') AS connections, @@max_connections AS max_connections",
+              timeout: budget.ms,
+            });
+            const row = rows[0] as { version: string; connections: string | number | null; max_connections: string | number };
+            const connections = Number(row.connections ?? 0);
+            const maxConnections = Number(row.max_connections);
+            const crowded = (connections / maxConnections) * 100 >= config.connections_warn_percent;
+            return {
+              name: "MySQL",
+              passed: !crowded,
+              ...(crowded ? { severity: "warn" as const } : {}),
+              message: crowded
+                ? `${connections} of ${maxConnections} connections in use (${endpoint.where}): new ones will soon be refused`
+                : `${row.version.includes("MariaDB") ? "MariaDB" : "MySQL"} ${row.version.replace(/-MariaDB.*$/, "")} at ${endpoint.where} (${connections} of ${maxConnections} connections in use)`,
+              details: { version: row.version, connections, max_connections: maxConnections, endpoint: endpoint.where, database: database || null, user, url: safeUrl(url) },
+            };
+          } catch (error) {
+            return {
+              name: "MySQL",
+              passed: false,
+              message: describeFailure(error, endpoint, user, database, budget.seconds),
+              details: { endpoint: endpoint.where, database: database || null, user, url: safeUrl(url) },
+            };
+          } finally {
+            signal.removeEventListener("abort", onAbort);
+            connection?.destroy();
+          }
+        }, signal);
       }),
     },
   ],

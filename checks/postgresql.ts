@@ -1,8 +1,7 @@
 // PostgreSQL: a fresh connection, a query for the server's version and how many of its
 // connections are in use (an exhausted pool is the 2 AM story), then the connection closed.
 
-import pg from "pg";
-import { z } from "zod";
+import { z } from "#zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
 import { budgetMs, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
@@ -57,48 +56,53 @@ const plugin: Plugin = {
         const user = decodeURIComponent(url.username) || "postgres";
         const database = decodeURIComponent(url.pathname.slice(1)) || user;
         const budget = budgetMs(ctx, "postgresql");
-        const client = new pg.Client({
-          connectionString: config.url,
-          connectionTimeoutMillis: budget.ms,
-          query_timeout: budget.ms,
-          statement_timeout: budget.ms,
-          application_name: "hop3-health",
-        });
-        // A connection error after connect() settled would otherwise be an unhandled 'error' event.
-        client.on("error", () => undefined);
-        const onAbort = (): void => void client.end().catch(() => undefined);
-        signal.addEventListener("abort", onAbort, { once: true });
-        try {
-          await client.connect();
-          const { rows } = await client.query<{ version: string; connections: number; max_connections: number }>(
-            "SELECT current_setting('server_version') AS version, " +
-              "(SELECT count(*)::int FROM pg_stat_activity) AS connections, " +
-              "current_setting('max_connections')::int AS max_connections",
-          );
-          const row = rows[0]!;
-          const usedPercent = (row.connections / row.max_connections) * 100;
-          const crowded = usedPercent >= config.connections_warn_percent;
-          const details = { version: row.version, connections: row.connections, max_connections: row.max_connections, endpoint: endpoint.where, database, user, url: safeUrl(url) };
-          return {
-            name: "PostgreSQL",
-            passed: !crowded,
-            ...(crowded ? { severity: "warn" as const } : {}),
-            message: crowded
-              ? `${row.connections} of ${row.max_connections} connections in use (${endpoint.where}): new ones will soon be refused`
-              : `PostgreSQL ${row.version} at ${endpoint.where} (${row.connections} of ${row.max_connections} connections in use)`,
-            details,
-          };
-        } catch (error) {
-          return {
-            name: "PostgreSQL",
-            passed: false,
-            message: describeFailure(error, endpoint, user, database, budget.seconds),
-            details: { endpoint: endpoint.where, database, user, url: safeUrl(url) },
-          };
-        } finally {
-          signal.removeEventListener("abort", onAbort);
-          await client.end().catch(() => undefined);
-        }
+        // One connection among at most connections_per_server to this server.
+        return ctx.withServer(endpoint.where, async (): Promise<HealthCheckResult> => {
+          // The driver is loaded by the first check that uses it, not by every command.
+          const { default: pg } = await import("pg");
+          const client = new pg.Client({
+            connectionString: config.url,
+            connectionTimeoutMillis: budget.ms,
+            query_timeout: budget.ms,
+            statement_timeout: budget.ms,
+            application_name: "hop3-health",
+          });
+          // A connection error after connect() settled would otherwise be an unhandled 'error' event.
+          client.on("error", () => undefined);
+          const onAbort = (): void => void client.end().catch(() => undefined);
+          signal.addEventListener("abort", onAbort, { once: true });
+          try {
+            await client.connect();
+            const { rows } = await client.query<{ version: string; connections: number; max_connections: number }>(
+              "SELECT current_setting('server_version') AS version, " +
+                "(SELECT count(*)::int FROM pg_stat_activity) AS connections, " +
+                "current_setting('max_connections')::int AS max_connections",
+            );
+            const row = rows[0]!;
+            const usedPercent = (row.connections / row.max_connections) * 100;
+            const crowded = usedPercent >= config.connections_warn_percent;
+            const details = { version: row.version, connections: row.connections, max_connections: row.max_connections, endpoint: endpoint.where, database, user, url: safeUrl(url) };
+            return {
+              name: "PostgreSQL",
+              passed: !crowded,
+              ...(crowded ? { severity: "warn" as const } : {}),
+              message: crowded
+                ? `${row.connections} of ${row.max_connections} connections in use (${endpoint.where}): new ones will soon be refused`
+                : `PostgreSQL ${row.version} at ${endpoint.where} (${row.connections} of ${row.max_connections} connections in use)`,
+              details,
+            };
+          } catch (error) {
+            return {
+              name: "PostgreSQL",
+              passed: false,
+              message: describeFailure(error, endpoint, user, database, budget.seconds),
+              details: { endpoint: endpoint.where, database, user, url: safeUrl(url) },
+            };
+          } finally {
+            signal.removeEventListener("abort", onAbort);
+            await client.end().catch(() => undefined);
+          }
+        }, signal);
       }),
     },
   ],

@@ -1,10 +1,7 @@
 // S3 (AWS, MinIO, any S3-compatible store): HeadBucket on the configured bucket, or ListBuckets
 // without one, over a fresh connection that is closed afterwards.
 
-import http from "node:http";
-import https from "node:https";
-import { HeadBucketCommand, ListBucketsCommand, S3Client } from "@aws-sdk/client-s3";
-import { z } from "zod";
+import { z } from "#zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
 import { budgetMs, endpointOf, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
@@ -66,36 +63,45 @@ const plugin: Plugin = {
           ? endpointOfUrl(url, url.protocol === "https:" ? 443 : 80)
           : endpointOf(`s3.${config.region}.amazonaws.com`, 443);
         const budget = budgetMs(ctx, "s3");
-        // No keep-alive: the connection is closed once the answer is in.
-        const agent = { httpAgent: new http.Agent({ keepAlive: false }), httpsAgent: new https.Agent({ keepAlive: false }) };
-        const client = new S3Client({
-          region: config.region,
-          ...(url ? { endpoint: url.href } : {}),
-          forcePathStyle: config.path_style ?? url !== undefined,
-          maxAttempts: 1,
-          // Without keys, requests go unsigned (a public bucket): no credential lookup that would
-          // reach for instance metadata or files behind the operator's back.
-          ...(config.access_key && config.secret_key
-            ? { credentials: { accessKeyId: config.access_key, secretAccessKey: config.secret_key } }
-            : { credentials: { accessKeyId: "", secretAccessKey: "" }, signer: { sign: (request) => Promise.resolve(request) } }),
-          requestHandler: { connectionTimeout: budget.ms, requestTimeout: budget.ms, throwOnRequestTimeout: true, ...agent },
-        });
-        const details = { endpoint: url ? safeUrl(url) : `https://${endpoint.where}`, bucket: config.bucket ?? null, region: config.region };
-        try {
-          if (config.bucket) {
-            await client.send(new HeadBucketCommand({ Bucket: config.bucket }), { abortSignal: signal });
-            return { name: "S3", passed: true, message: `bucket ${config.bucket} reachable at ${endpoint.where}`, details };
+        // One connection among at most connections_per_server to this server.
+        return ctx.withServer(endpoint.where, async (): Promise<HealthCheckResult> => {
+          // The SDK is loaded by the first check that uses it, not by every command.
+          const [{ HeadBucketCommand, ListBucketsCommand, S3Client }, { default: http }, { default: https }] = await Promise.all([
+            import("@aws-sdk/client-s3"),
+            import("node:http"),
+            import("node:https"),
+          ]);
+          // No keep-alive: the connection is closed once the answer is in.
+          const agent = { httpAgent: new http.Agent({ keepAlive: false }), httpsAgent: new https.Agent({ keepAlive: false }) };
+          const client = new S3Client({
+            region: config.region,
+            ...(url ? { endpoint: url.href } : {}),
+            forcePathStyle: config.path_style ?? url !== undefined,
+            maxAttempts: 1,
+            // Without keys, requests go unsigned (a public bucket): no credential lookup that would
+            // reach for instance metadata or files behind the operator's back.
+            ...(config.access_key && config.secret_key
+              ? { credentials: { accessKeyId: config.access_key, secretAccessKey: config.secret_key } }
+              : { credentials: { accessKeyId: "", secretAccessKey: "" }, signer: { sign: (request) => Promise.resolve(request) } }),
+            requestHandler: { connectionTimeout: budget.ms, requestTimeout: budget.ms, throwOnRequestTimeout: true, ...agent },
+          });
+          const details = { endpoint: url ? safeUrl(url) : `https://${endpoint.where}`, bucket: config.bucket ?? null, region: config.region };
+          try {
+            if (config.bucket) {
+              await client.send(new HeadBucketCommand({ Bucket: config.bucket }), { abortSignal: signal });
+              return { name: "S3", passed: true, message: `bucket ${config.bucket} reachable at ${endpoint.where}`, details };
+            }
+            const listing = await client.send(new ListBucketsCommand({}), { abortSignal: signal });
+            const count = listing.Buckets?.length ?? 0;
+            return { name: "S3", passed: true, message: `${count} bucket${count === 1 ? "" : "s"} reachable at ${endpoint.where}`, details: { ...details, buckets: count } };
+          } catch (error) {
+            return { name: "S3", passed: false, message: describeFailure(error, endpoint, config.bucket, budget.seconds), details };
+          } finally {
+            client.destroy();
+            agent.httpAgent.destroy();
+            agent.httpsAgent.destroy();
           }
-          const listing = await client.send(new ListBucketsCommand({}), { abortSignal: signal });
-          const count = listing.Buckets?.length ?? 0;
-          return { name: "S3", passed: true, message: `${count} bucket${count === 1 ? "" : "s"} reachable at ${endpoint.where}`, details: { ...details, buckets: count } };
-        } catch (error) {
-          return { name: "S3", passed: false, message: describeFailure(error, endpoint, config.bucket, budget.seconds), details };
-        } finally {
-          client.destroy();
-          agent.httpAgent.destroy();
-          agent.httpsAgent.destroy();
-        }
+        }, signal);
       }),
     },
   ],

@@ -6,7 +6,7 @@
 
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import { z } from "#zod";
 import type { HealthCheck, HealthCheckResult, Plugin, PluginContext } from "../src/health/model.js";
 import { isNamed, processTable, readProcess, type ProcessInfo } from "../src/hop3/processes.js";
 import { supervisorPrograms, systemctl } from "../src/hop3/service-managers.js";

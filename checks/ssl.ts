@@ -8,8 +8,7 @@
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import tls from "node:tls";
-import { z } from "zod";
+import { z } from "#zod";
 import type { CheckSettings, HealthCheck, HealthCheckResult, Measurement, Plugin, PluginContext, Severity } from "../src/health/model.js";
 import { appDirectory, listApps } from "../src/hop3/apps.js";
 import { fileProblem } from "../src/hop3/etc.js";
@@ -114,7 +113,9 @@ function defaultPatterns(ctx: PluginContext): string[] {
 }
 
 /** The served certificate of host:port (the leaf), without trusting or judging it; `servername` for SNI. */
-function fetchServedCertificate(endpoint: string, timeoutMs: number, signal: AbortSignal, servername?: string): Promise<X509Certificate> {
+async function fetchServedCertificate(endpoint: string, timeoutMs: number, signal: AbortSignal, servername?: string): Promise<X509Certificate> {
+  // TLS is loaded by the first comparison with a served certificate, not by every command.
+  const { default: tls } = await import("node:tls");
   const colon = endpoint.lastIndexOf(":");
   const host = endpoint.slice(0, colon).replace(/^\[|\]$/g, "");
   const port = Number(endpoint.slice(colon + 1));
@@ -304,7 +305,7 @@ const plugin: Plugin = {
     for (const endpoint of config.endpoints) {
       const host = endpoint.slice(0, endpoint.lastIndexOf(":")).replace(/^\[|\]$/g, "");
       const id = uniqueId(host, endpoint);
-      checks.push(certificateCheck(ctx, id, host, { source: endpoint }, (signal) => fetchServedCertificate(endpoint, budgetMs(ctx, id).ms, signal), config));
+      checks.push(certificateCheck(ctx, id, host, { source: endpoint }, (signal) => ctx.withServer(endpoint, () => fetchServedCertificate(endpoint, budgetMs(ctx, id).ms, signal), signal), config));
     }
 
     // The `ssl` check itself: were the certificate files all readable? Shown when there is anything to say.

@@ -1,19 +1,14 @@
 #!/usr/bin/env node
 // hop3-health [--config FILE] <command>: thin commands over the engine and the renderers.
 
+//
+// Each command's modules are imported when it runs, so that `--help` and `--version` load next to
+// nothing, `status` loads no web stack, and a driver is loaded only by the check that uses it.
+
 import { parseArgs } from "node:util";
-import { ConfigError } from "./config/load.js";
-import { serveUntilSignalled } from "./exporter/serve.js";
-import { probeCommand, ProbeRefused } from "./probe/command.js";
-import { ProbeInputError } from "./probe/target.js";
-import { createEngine } from "./engine/engine.js";
-import { errorMessage } from "./engine/runner.js";
-import { buildReport, exitCodeFor, type Report } from "./report/report.js";
-import { toJson } from "./report/json.js";
-import { fetchReport, RemoteError } from "./report/remote.js";
-import { renderQuiet, renderText, wantsColour } from "./report/text.js";
-import { worstSeverity, type Severity } from "./health/model.js";
+import type { CommandOutput } from "./commands/output.js";
 import { maskUrlCredentials } from "./health/redact.js";
+import { ConfigError, errorMessage, InputError } from "./lib/errors.js";
 import { didYouMean } from "./lib/suggest.js";
 import { exporterVersion } from "./lib/version.js";
 
@@ -89,15 +84,7 @@ class UsageError extends Error {
     super(message);
   }
 }
-/** Bad input that is not about the command line's shape: said without the usage text. */
-class InputError extends Error {}
-
-interface Output {
-  stdout: string;
-  code: number;
-}
-
-async function main(argv: string[]): Promise<Output> {
+async function main(argv: string[]): Promise<CommandOutput> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -136,31 +123,30 @@ async function main(argv: string[]): Promise<Output> {
   if (rest.length > spec.positionals) throw new UsageError(`${command}: unexpected argument "${rest[spec.positionals]}"`, spec.usage);
 
   switch (command) {
-    case "status":
-      return status(values);
-    case "check-config":
+    case "status": {
+      if (values.json && values.quiet) throw new UsageError("--json and --quiet exclude each other", spec.usage);
+      const { status } = await import("./commands/status.js");
+      return status({ config: values.config, json: values.json, quiet: values.quiet, url: values.url, noColor: Boolean(values["no-color"]) });
+    }
+    case "check-config": {
+      const { checkConfig } = await import("./commands/check-config.js");
       return checkConfig(rest[0], values.config);
-    case "probe":
-      return probe(rest[0], values);
-    default:
+    }
+    case "probe": {
+      const app = rest[0];
+      if (!app) throw new UsageError("probe: which app? hop3-health probe APP", spec.usage);
+      if (values.url !== undefined && values.port !== undefined) throw new UsageError("probe: give --url or --port, not both", spec.usage);
+      const port = positiveNumber(values.port, "port", true);
+      if (port !== undefined && port > 65535) throw new UsageError(`--port ${port}: expected a port number`, spec.usage);
+      const timeoutSeconds = positiveNumber(values.timeout, "timeout", false);
+      const { probe } = await import("./commands/probe.js");
+      return probe({ app, url: values.url, port, path: values.path, contains: values.contains, timeoutSeconds }, { config: values.config, dryRun: Boolean(values["dry-run"]) });
+    }
+    default: {
+      const { serveUntilSignalled } = await import("./exporter/serve.js");
       return serveUntilSignalled({ file: values.config });
+    }
   }
-}
-
-async function status(values: { config?: string; json?: boolean; quiet?: boolean; "no-color"?: boolean; url?: string }): Promise<Output> {
-  if (values.json && values.quiet) throw new UsageError("--json and --quiet exclude each other", COMMANDS.status!.usage);
-  let report: Report;
-  if (values.url !== undefined) {
-    report = await fetchReport(values.url);
-  } else {
-    const engine = await createEngine({ file: values.config, logLevel: "warn" });
-    const [cycle, identity] = await Promise.all([engine.runCycle(), engine.identity()]);
-    report = buildReport(identity, cycle);
-  }
-  const code = exitCodeFor(report.overall);
-  if (values.json) return { stdout: `${JSON.stringify(toJson(report), null, 2)}\n`, code };
-  if (values.quiet) return { stdout: renderQuiet(report), code };
-  return { stdout: renderText(report, { colour: wantsColour(process.stdout, process.env, Boolean(values["no-color"])) }), code };
 }
 
 function positiveNumber(value: string | undefined, option: string, integer: boolean): number | undefined {
@@ -170,51 +156,6 @@ function positiveNumber(value: string | undefined, option: string, integer: bool
     throw new UsageError(`--${option} ${JSON.stringify(value)}: expected a ${integer ? "port number" : "number of seconds"}`, COMMANDS.probe!.usage);
   }
   return n;
-}
-
-async function probe(
-  app: string | undefined,
-  values: { config?: string; url?: string; port?: string; path?: string; contains?: string; timeout?: string; "dry-run"?: boolean },
-): Promise<Output> {
-  const usage = COMMANDS.probe!.usage;
-  if (!app) throw new UsageError("probe: which app? hop3-health probe APP", usage);
-  if (values.url !== undefined && values.port !== undefined) throw new UsageError("probe: give --url or --port, not both", usage);
-  const port = positiveNumber(values.port, "port", true);
-  if (port !== undefined && port > 65535) throw new UsageError(`--port ${port}: expected a port number`, usage);
-  const engine = await createEngine({ file: values.config, logLevel: "silent" });
-  let outcome;
-  try {
-    outcome = await probeCommand(
-      engine,
-      { app, url: values.url, port, path: values.path, contains: values.contains, timeoutSeconds: positiveNumber(values.timeout, "timeout", false) },
-      { dryRun: Boolean(values["dry-run"]) },
-    );
-  } catch (error) {
-    if (error instanceof ProbeInputError || error instanceof ProbeRefused) throw new InputError(error.message);
-    throw error;
-  }
-  const { verdict } = outcome;
-  if (outcome.note) process.stderr.write(`hop3-health: ${outcome.note}\n`);
-  return { stdout: `${verdict.message}\n`, code: verdict.result === "success" ? 0 : 2 };
-}
-
-async function checkConfig(argument: string | undefined, option: string | undefined): Promise<Output> {
-  const engine = await createEngine({ file: argument ?? option, ...(argument !== undefined ? { fileGivenAs: "the check-config argument" } : {}), logLevel: "silent" });
-  const checks = await engine.discover();
-  const ids = checks.map((c) => c.id);
-  const unmatched = engine.settings.unmatchedTables(ids);
-  const lines = [`${engine.loaded.file ?? "no config file (built-in defaults and environment)"}: valid`];
-  lines.push(`  plugins: ${engine.plugins.map((p) => p.plugin.name).join(", ") || "none"}`);
-  const problems: Severity[] = [];
-  for (const failure of engine.pluginFailures) {
-    lines.push(`  ✗ plugin ${failure.name}: ${engine.redact(failure.message)}`);
-    problems.push("fail");
-  }
-  for (const id of unmatched) {
-    lines.push(`  ⚠ [checks.${id}] matches no check of this server${didYouMean(id, ids)}`);
-    problems.push("warn");
-  }
-  return { stdout: `${lines.join("\n")}\n`, code: exitCodeFor(worstSeverity(problems)) };
 }
 
 function finish(stdout: string, stderr: string, code: number): void {
@@ -228,7 +169,7 @@ main(process.argv.slice(2)).then(
   ({ stdout, code }) => finish(stdout, "", code),
   (error: unknown) => {
     if (error instanceof UsageError) finish("", `hop3-health: ${error.message}\n\n${error.usage}`, UNKNOWN);
-    else if (error instanceof InputError || error instanceof RemoteError) finish("", `hop3-health: ${error.message}\n`, UNKNOWN);
+    else if (error instanceof InputError) finish("", `hop3-health: ${error.message}\n`, UNKNOWN);
     else if (error instanceof ConfigError) finish("", `hop3-health: configuration error:\n${indent(error.message)}\n`, UNKNOWN);
     else finish("", `hop3-health: ${errorMessage(error)}\n`, UNKNOWN);
   },

@@ -1,7 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config/load.js";
+import { loadConfig } from "../src/config/load.js";
+import { ConfigError } from "../src/lib/errors.js";
 import { createEngine } from "../src/engine/engine.js";
 import { tempDir } from "./helpers/cli.js";
 

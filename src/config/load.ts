@@ -5,14 +5,12 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
-import type { z } from "zod";
+import type { z } from "#zod";
 import { maskUrlCredentials } from "../health/redact.js";
+import { ConfigError } from "../lib/errors.js";
 import { didYouMean } from "../lib/suggest.js";
 import { configSchema, DEFAULTS, ENVIRONMENT, GENERIC_ENV_PREFIX, SECRET_KEY_PATTERN, type Config } from "./schema.js";
 
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
 
 export interface LoadedConfig {
   config: Config;

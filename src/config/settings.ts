@@ -1,10 +1,11 @@
 // Validates each `[checks.<id>]` table: the common keys here, the rest by the schema the
 // plugin that owns the id declares. An unknown key or a bad value is refused at start.
 
-import { z } from "zod";
+import { z } from "#zod";
 import type { CheckSettings, Plugin, SettingsSchema } from "../health/model.js";
 import { didYouMean } from "../lib/suggest.js";
-import { ConfigError, formatIssues, knownKeysAt } from "./load.js";
+import { ConfigError } from "../lib/errors.js";
+import { formatIssues, knownKeysAt } from "./load.js";
 import { commonCheckSettings, type Config } from "./schema.js";
 
 export interface CheckSettingsResolver {

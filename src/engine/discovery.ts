@@ -4,7 +4,7 @@
 import type { HealthCheck, PluginContext } from "../health/model.js";
 import type { LoadedPlugin, PluginFailure } from "./plugins.js";
 import { formatSeconds } from "../lib/format.js";
-import { errorMessage } from "./runner.js";
+import { errorMessage } from "../lib/errors.js";
 
 export function pluginFailureCheck(name: string, message: string): HealthCheck {
   return {

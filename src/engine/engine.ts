@@ -9,11 +9,13 @@ import type { Config } from "../config/schema.js";
 import { resolveCheckSettings, type CheckSettingsResolver } from "../config/settings.js";
 import { discoverBackingServices, type DiscoveredService } from "../hop3/backing.js";
 import { detectServiceManager } from "../hop3/service-managers.js";
+import { keyedLimiter } from "../lib/limit.js";
 import { createLogger, type Logger } from "../lib/logger.js";
 import { discoverChecks } from "./discovery.js";
 import { gatherIdentity } from "./identity.js";
 import { loadPlugins, type LoadedPlugin, type PluginFailure } from "./plugins.js";
-import { errorMessage, runCycle } from "./runner.js";
+import { errorMessage } from "../lib/errors.js";
+import { runCycle } from "./runner.js";
 
 export interface Engine {
   config: Config;
@@ -80,6 +82,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     appsConfig: config.apps,
     allowedHosts: config.probes.allowed_hosts,
     lastKnownSeverity: (id) => knownSeverities.get(id),
+    withServer: keyedLimiter(config.connections_per_server),
     discovered: (id) => {
       const found = discovered.get(id);
       return found && { from: found.from, ...(found.passwordFrom ? { passwordFrom: found.passwordFrom } : {}), ...(found.problem ? { problem: found.problem } : {}) };

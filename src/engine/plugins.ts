@@ -7,8 +7,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isPlugin, type Plugin } from "../health/model.js";
-import { ConfigError } from "../config/load.js";
-import { errorMessage } from "./runner.js";
+import { ConfigError, errorMessage } from "../lib/errors.js";
 
 export interface LoadedPlugin {
   plugin: Plugin;
@@ -39,8 +38,6 @@ export async function loadPlugins(specs: readonly PluginSpec[], builtinDir = BUI
   plugins: LoadedPlugin[];
   failures: PluginFailure[];
 }> {
-  const plugins: LoadedPlugin[] = [];
-  const failures: PluginFailure[] = [];
   const files: string[] = [...(await moduleFiles(builtinDir))];
   const packages: PluginSpec[] = [];
 
@@ -55,24 +52,26 @@ export async function loadPlugins(specs: readonly PluginSpec[], builtinDir = BUI
     }
   }
 
-  const take = async (source: string, load: () => Promise<unknown>, fallbackName: string): Promise<void> => {
+  const take = async (source: string, load: () => Promise<unknown>, fallbackName: string): Promise<LoadedPlugin | PluginFailure> => {
     try {
       const exported = await load();
-      if (!isPlugin(exported)) {
-        failures.push({ name: fallbackName, source, message: `${source} is not a plugin: its default export needs a name and getHealthChecks()` });
-        return;
-      }
-      plugins.push({ plugin: exported, source });
+      if (!isPlugin(exported)) return { name: fallbackName, source, message: `${source} is not a plugin: its default export needs a name and getHealthChecks()` };
+      return { plugin: exported, source };
     } catch (error) {
-      failures.push({ name: fallbackName, source, message: `could not load ${source}: ${errorMessage(error)}` });
+      return { name: fallbackName, source, message: `could not load ${source}: ${errorMessage(error)}` };
     }
   };
 
-  for (const file of files) {
-    await take(file, async () => defaultExport(await import(pathToFileURL(file).href)), path.basename(file).replace(MODULE_FILE, ""));
-  }
-  for (const entry of packages) {
-    await take(`package ${entry.spec}`, async () => defaultExport(await importPackage(entry.spec, entry.baseDir)), entry.spec);
+  // Imported side by side (their files are read while others compile), kept in the order listed.
+  const results = await Promise.all([
+    ...files.map((file) => take(file, async () => defaultExport(await import(pathToFileURL(file).href)), path.basename(file).replace(MODULE_FILE, ""))),
+    ...packages.map((entry) => take(`package ${entry.spec}`, async () => defaultExport(await importPackage(entry.spec, entry.baseDir)), entry.spec)),
+  ]);
+  const plugins: LoadedPlugin[] = [];
+  const failures: PluginFailure[] = [];
+  for (const result of results) {
+    if ("plugin" in result) plugins.push(result);
+    else failures.push(result);
   }
   return { plugins, failures };
 }

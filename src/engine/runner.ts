@@ -13,11 +13,12 @@ import {
 import type { CheckOutcome, Cycle, SkippedCheck } from "../health/outcome.js";
 import { reasonOf, type Reason } from "../health/reasons.js";
 import { capText, redactDeep, type Redactor } from "../health/redact.js";
+import { describe, errorMessage } from "../lib/errors.js";
 import { formatSeconds } from "../lib/format.js";
 
 export interface RunnerOptions {
-  /** How many checks run at once. */
-  concurrency: number;
+  /** How many checks run at once; all of them when undefined (waiting costs nothing: what costs is bounded where it is spent). */
+  concurrency?: number | undefined;
   /** Per-check deadline when a check's table sets no `timeout`. */
   defaultTimeoutSeconds: number;
   settingsFor(id: string): CheckSettings;
@@ -42,7 +43,7 @@ export async function runCycle(checks: readonly HealthCheck[], options: RunnerOp
       results[index] = await runOne(checks[index]!, options);
     }
   };
-  const workers = Math.max(1, Math.min(options.concurrency, checks.length));
+  const workers = Math.max(1, Math.min(options.concurrency ?? checks.length, checks.length));
   await Promise.all(Array.from({ length: workers }, worker));
 
   const outcomes: CheckOutcome[] = [];
@@ -175,33 +176,6 @@ function withDeadline<T>(work: () => T | Promise<T>, deadline: Promise<never>): 
   // A check that rejects after its deadline has passed must not become an unhandled rejection.
   running.catch(() => undefined);
   return Promise.race([running, deadline]);
-}
-
-export function errorMessage(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  if (typeof error === "string") return error;
-  return describe(error);
-}
-
-function describe(value: unknown): string {
-  switch (typeof value) {
-    case "undefined":
-      return "undefined";
-    case "function":
-      return "a function";
-    case "symbol":
-      return value.toString();
-    case "bigint":
-      return `${value}n`;
-    case "object":
-      try {
-        return JSON.stringify(value);
-      } catch {
-        return "an object that cannot be shown";
-      }
-    default:
-      return JSON.stringify(value);
-  }
 }
 
 /** Why a value is not a HealthCheckResult, or null when it is one. */

@@ -5,7 +5,7 @@
 
 import net from "node:net";
 import express, { type Request, type Response } from "express";
-import { z } from "zod";
+import { z } from "#zod";
 import type { Engine } from "../engine/engine.js";
 import type { EventLog } from "../engine/events.js";
 import { runProbe, type Verdict } from "../probe/probe.js";

@@ -8,14 +8,15 @@ import type net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
 import type express from "express";
-import { ConfigError } from "../config/load.js";
+import { ConfigError, errorMessage } from "../lib/errors.js";
 import type { Config } from "../config/schema.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import { EventLog, type HealthEvent } from "../engine/events.js";
-import { errorMessage } from "../engine/runner.js";
+
 import { startAppWatch } from "../engine/reconcile.js";
 import { HealthState, type Transition } from "../engine/state.js";
 import { verifyBackingServices } from "../engine/verify.js";
+import { parseListen } from "../lib/net.js";
 import { createApp } from "./app.js";
 import { createBasicAuth } from "./auth.js";
 import { createMetrics, type Metrics } from "./metrics.js";
@@ -66,13 +67,6 @@ export interface Exporter {
   address(): { host: string; port: number };
   /** Stops; resolves false when a cycle was stuck (a read the thread pool cannot finish) and was left behind. */
   stop(): Promise<boolean>;
-}
-
-/** "0.0.0.0:9483", "[::1]:9483", ":9483" → host (undefined: every interface) and port. */
-export function parseListen(listen: string): { host: string | undefined; port: number } {
-  const colon = listen.lastIndexOf(":");
-  const host = listen.slice(0, colon).replace(/^\[|\]$/g, "");
-  return { host: host === "" ? undefined : host, port: Number(listen.slice(colon + 1)) };
 }
 
 /** TLS material, read and checked now: a bad certificate or key refuses the start. */
@@ -295,7 +289,7 @@ export async function serveUntilSignalled(options: ServeOptions): Promise<never>
     if (!exporter) {
       const line = `${signal} during start-up: stopping`;
       if (started.engine) started.engine.logger.info(line);
-      else process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: line })}\n`);
+      else process.stdout.write(`${JSON.stringify({ level: "info", time: new Date().toISOString(), name: "hop3-health", msg: line })}\n`);
       process.exit(0);
     }
     const { logger } = exporter.engine;

@@ -1,8 +1,8 @@
 // The health model: what a check is, what it returns, and how severities order.
 // No I/O here; everything else in hop3-health is built on these types.
 
-import type { Logger } from "pino";
-import type { z } from "zod";
+import type { Logger } from "../lib/logger.js";
+import type { z } from "#zod";
 
 export const SEVERITIES = ["ok", "warn", "fail"] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -117,6 +117,12 @@ export interface PluginContext {
    * that keeps it from being checked as Hop3 would (a file it may not read).
    */
   discovered(id: string): { from: string; passwordFrom?: string; problem?: string } | undefined;
+  /**
+   * Runs `work` (open a connection, ask, close it) when fewer than `connections_per_server`
+   * others are connected to the same server (host:port), else waits its turn: checks start all
+   * at once, and a server is not met by a herd. Waiting ends when `signal` aborts.
+   */
+  withServer<T>(server: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T>;
 }
 
 /** hop3-health's own settings for an app, from `[apps.<name>]` of its config. */

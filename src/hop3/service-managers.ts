@@ -4,15 +4,22 @@
 
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { limitProcesses } from "../lib/limit.js";
+import { isNamed, processTable } from "./processes.js";
 
 export type ServiceManager = "systemd" | "supervisor" | "none";
 
+/** A command's output; one per CPU at once (a cycle may ask systemctl about many units). */
 function run(command: string, args: string[], signal?: AbortSignal): Promise<{ stdout: string; failed: Error | null }> {
-  return new Promise((resolve) => {
-    execFile(command, args, { timeout: 10_000, maxBuffer: 1 << 20, ...(signal ? { signal } : {}) }, (error, stdout) => {
-      resolve({ stdout, failed: error });
-    });
-  });
+  return limitProcesses(
+    () =>
+      new Promise((resolve) => {
+        execFile(command, args, { timeout: 10_000, maxBuffer: 1 << 20, ...(signal ? { signal } : {}) }, (error, stdout) => {
+          resolve({ stdout, failed: error });
+        });
+      }),
+    signal,
+  );
 }
 
 /** `systemctl ARGS`'s answer; `is-active` exits non-zero for an inactive unit and still says which state it is in. */
@@ -65,5 +72,8 @@ function pid1IsSystemd(): boolean {
 export async function detectServiceManager(setting: "auto" | ServiceManager): Promise<ServiceManager> {
   if (setting !== "auto") return setting;
   if (pid1IsSystemd() || existsSync("/run/systemd/system")) return "systemd";
+  // supervisorctl is a Python program that takes a quarter of a second to start: asked only
+  // when a supervisord runs here (a service manager in another PID namespace is set by name).
+  if (!(await processTable()).some((p) => isNamed(p, "supervisord"))) return "none";
   return (await supervisorPrograms()) !== null ? "supervisor" : "none";
 }

@@ -3,6 +3,7 @@
 
 import { execFile } from "node:child_process";
 import os from "node:os";
+import { limitProcesses } from "../lib/limit.js";
 import { KiB, readBoundedFile } from "./files.js";
 import { readServerToml, stringValue } from "./server-toml.js";
 
@@ -21,9 +22,12 @@ function parsePasswd(text: string, name: string): UnixUser | undefined {
 }
 
 function getent(name: string): Promise<string> {
-  return new Promise((resolve) => {
-    execFile("getent", ["passwd", name], { timeout: 5000 }, (error, stdout) => resolve(error ? "" : stdout));
-  });
+  return limitProcesses(
+    () =>
+      new Promise((resolve) => {
+        execFile("getent", ["passwd", name], { timeout: 5000 }, (error, stdout) => resolve(error ? "" : stdout));
+      }),
+  );
 }
 
 /** The user, from /etc/passwd, else from the name service (getent); undefined when it does not exist. */

@@ -1,7 +1,7 @@
 // Shared by the checks that talk to a server: where it is, how long they may wait, and a short,
 // pointed sentence for what went wrong on the way (never with a password in it).
 
-import { z } from "zod";
+import { z } from "#zod";
 import type { HealthCheckResult, PluginContext } from "../health/model.js";
 import { formatSeconds } from "./format.js";
 
@@ -103,4 +103,11 @@ export async function withSettingsOrigin(ctx: PluginContext, id: string, name: s
     message: authFailed ? `${result.message} — password from ${found.passwordFrom}` : result.message,
     details: { ...result.details, settings_from: found.from },
   };
+}
+
+/** "0.0.0.0:9483", "[::1]:9483", ":9483" → host (undefined: every interface) and port. */
+export function parseListen(listen: string): { host: string | undefined; port: number } {
+  const colon = listen.lastIndexOf(":");
+  const host = listen.slice(0, colon).replace(/^\[|\]$/g, "");
+  return { host: host === "" ? undefined : host, port: Number(listen.slice(colon + 1)) };
 }

@@ -4,7 +4,8 @@
 
 import http from "node:http";
 import type { Engine } from "../engine/engine.js";
-import { parseListen } from "../exporter/serve.js";
+import { InputError } from "../lib/errors.js";
+import { parseListen } from "../lib/net.js";
 import { runProbe, type Verdict } from "./probe.js";
 import { resolveProbeTarget, type ProbeRequest } from "./target.js";
 
@@ -51,7 +52,7 @@ function askExporter(engine: Engine, request: ProbeRequest, windowSeconds: numbe
   });
 }
 
-export class ProbeRefused extends Error {
+export class ProbeRefused extends InputError {
   override name = "ProbeRefused";
 }
 

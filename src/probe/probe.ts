@@ -7,7 +7,6 @@
 // manifest is a path on the app, not another host. Redirects are not followed.
 
 import http from "node:http";
-import https from "node:https";
 import { performance } from "node:perf_hooks";
 import { StringDecoder } from "node:string_decoder";
 import { formatSeconds } from "../lib/format.js";
@@ -107,10 +106,11 @@ function statusAccepted(status: number, accept: Expectation["accept"]): boolean 
 }
 
 /** One GET: whether it counts as healthy, and what it saw. */
-export function probeOnce(target: HttpTarget, options: { timeoutMs: number; expect: Expectation }, signal?: AbortSignal): Promise<Attempt> {
+export async function probeOnce(target: HttpTarget, options: { timeoutMs: number; expect: Expectation }, signal?: AbortSignal): Promise<Attempt> {
+  // TLS is loaded by the first https target, not by every command that might probe.
+  const client = target.protocol === "https:" ? (await import("node:https")).default : http;
   return new Promise((resolve) => {
     let settled = false;
-    const client = target.protocol === "https:" ? https : http;
     let request: http.ClientRequest;
     const finish = (attempt: Attempt): void => {
       if (settled) return;

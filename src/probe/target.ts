@@ -10,10 +10,11 @@ import { appDirectory, AppNameError } from "../hop3/apps.js";
 import { liveEnvPath, readAppListen } from "../hop3/liveenv.js";
 import { ManifestError, readManifest, type Manifest } from "../hop3/manifest.js";
 import { appStartTimeout } from "../hop3/server-toml.js";
+import { InputError } from "../lib/errors.js";
 import type { AppSettings } from "../health/model.js";
 import { DEFAULT_ACCEPT, describeAccept, requestPath, type Expectation, type HttpTarget, type ProbeTarget } from "./probe.js";
 
-export class ProbeInputError extends Error {
+export class ProbeInputError extends InputError {
   override name = "ProbeInputError";
 }
 

@@ -2,11 +2,12 @@
 // act on: a URL without its scheme, the metrics endpoint instead of the exporter, TLS spoken to a
 // plain-HTTP port (and the reverse), nothing listening, credentials needed, no cycle finished yet.
 
+import { InputError } from "../lib/errors.js";
 import { fromJson, type JsonReport } from "./json.js";
 import type { Report } from "./report.js";
 
 /** A problem with what the user gave or what answered: said as it is, without a stack or the usage text. */
-export class RemoteError extends Error {
+export class RemoteError extends InputError {
   override name = "RemoteError";
 }
 
