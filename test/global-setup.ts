@@ -1,4 +1,4 @@
-// Before any test: build the binary the end-to-end tests run, and give the run a temp folder of
+// Before any test: build what ships (the binary the end-to-end tests run), and give the run a temp folder of
 // its own (TMPDIR), removed afterwards. Whatever a test or the programs it starts leave directly
 // in the machine's temp folder fails the run: tests leave nothing behind.
 
@@ -13,6 +13,8 @@ export default function setup(): () => void {
   // From clean, so that a module removed from checks/ does not linger in dist/checks/.
   rmSync(`${repo}dist`, { recursive: true, force: true });
   execFileSync(process.execPath, [`${repo}node_modules/typescript/bin/tsc`, "-p", "tsconfig.build.json"], { cwd: repo, stdio: "inherit" });
+  // The zod that ships (package.json "imports" #zod), which the tests' own imports use as well.
+  execFileSync(process.execPath, [`${repo}scripts/vendor.mjs`], { cwd: repo, stdio: "inherit" });
 
   const machineTmp = os.tmpdir();
   const before = new Set(readdirSync(machineTmp));

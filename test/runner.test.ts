@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { CheckSettings, HealthCheck, HealthCheckResult } from "../src/health/model.js";
+import { configSchema } from "../src/config/schema.js";
 import { runCycle, type RunnerOptions } from "../src/engine/runner.js";
+import { limiter } from "../src/lib/limit.js";
 
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
@@ -131,6 +133,22 @@ describe("runner", () => {
     expect(peak).toBe(3);
   });
 
+  it("starts every check at once at the default settings: 300 that each wait for all the others all pass", async () => {
+    let started = 0;
+    let allStarted!: () => void;
+    const gate = new Promise<void>((resolve) => (allStarted = resolve));
+    const waiting = (id: string): HealthCheck =>
+      check(id, async () => {
+        if (++started === 300) allStarted();
+        await gate;
+        return { name: id, passed: true, message: "all in" };
+      });
+    const checks = Array.from({ length: 300 }, (_, i) => waiting(`w${i}`));
+    // Under any bound below 300, the first ones would wait for checks that never start, and time out.
+    const cycle = await runCycle(checks, options({}, { concurrency: configSchema.parse({}).concurrency, defaultTimeoutSeconds: 5 }));
+    expect(cycle.outcomes.filter((o) => o.severity === "ok")).toHaveLength(300);
+  });
+
   it("runs checks side by side: every check has started before the first one ends", async () => {
     const started: number[] = [];
     const ended: number[] = [];
@@ -166,5 +184,73 @@ describe("runner", () => {
     );
     const cycle = await runCycle([leaky], options({}, { redact: (t) => t.replaceAll("topsecret", "***") }));
     expect(JSON.stringify(cycle.outcomes)).not.toContain("topsecret");
+  });
+});
+
+describe("bounds on what costs", () => {
+  it("hands a freed slot to the first in line, and lets a waiter whose deadline passes leave the line", async () => {
+    const limit = limiter(1);
+    const order: string[] = [];
+    let release!: () => void;
+    const first = limit(() => new Promise<void>((resolve) => (release = resolve)).then(() => order.push("first")));
+    const patience = new AbortController();
+    const impatient = limit(async () => order.push("impatient"), patience.signal);
+    const second = limit(async () => order.push("second"));
+    patience.abort(new Error("timed out after 1s"));
+    await expect(impatient).rejects.toThrow("timed out after 1s");
+    release();
+    await Promise.all([first, second]);
+    expect(order).toEqual(["first", "second"]);
+  });
+
+  it("keeps a server from a herd: 12 checks of one server hold at most connections_per_server connections, and all pass", async () => {
+    const { makeHop3Root, runCli, itemsOf, tempDir } = await import("./helpers/cli.js");
+    const net = await import("node:net");
+    const { writeFile } = await import("node:fs/promises");
+    const path = await import("node:path");
+    let open = 0;
+    let peak = 0;
+    const server = net.createServer((socket) => {
+      // Counted from accept to answer: the client's slot ends with the answer, and the close that
+      // follows it may reach this side after the next connection does.
+      peak = Math.max(peak, ++open);
+      socket.on("error", () => undefined);
+      setTimeout(() => {
+        open--;
+        socket.end("hello\n");
+      }, 100);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as import("node:net").AddressInfo).port;
+    const pluginDir = tempDir("hop3-health-herd-");
+    await writeFile(
+      path.join(pluginDir, "herd.mjs"),
+      `import net from "node:net";
+export default {
+  name: "herd",
+  getHealthChecks: (ctx) => Array.from({ length: 12 }, (_, i) => ({
+    id: "herd-" + i, name: "Herd " + i, section: "Backing services", isConfigured: () => true,
+    check: (signal) => ctx.withServer("127.0.0.1:${port}", () => new Promise((resolve, reject) => {
+      const socket = net.connect(${port}, "127.0.0.1");
+      socket.once("data", () => { socket.destroy(); resolve({ name: "Herd " + i, passed: true, message: "answered" }); });
+      socket.once("error", reject);
+    }), signal),
+  })),
+};
+`,
+    );
+    try {
+      for (const [config, bound] of [["", 4], ["connections_per_server = 2\n", 2]] as const) {
+        peak = 0;
+        const { configFile } = await makeHop3Root(`${config}plugins = ["${pluginDir}"]`);
+        const result = await runCli(["--config", configFile, "status", "--json"]);
+        const items = itemsOf(JSON.parse(result.stdout) as Parameters<typeof itemsOf>[0]);
+        const herd = Object.values(items).filter((item) => item.check.startsWith("herd-"));
+        expect(herd.map((item) => item.severity)).toEqual(Array(12).fill("ok"));
+        expect(peak).toBe(bound);
+      }
+    } finally {
+      server.close();
+    }
   });
 });
