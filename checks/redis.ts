@@ -75,7 +75,7 @@ const plugin: Plugin = {
             // ioredis sends the URL's SELECT at connect and swallows its failure: asked again here.
             const db = Number(url.pathname.slice(1) || "0");
             const selected = db !== 0 ? client.select(db) : undefined;
-            const [pong, info] = await Promise.all([client.ping(), client.info(), named, selected]);
+            const [pong, info] = await Promise.all([client.ping() as Promise<string>, client.info(), named, selected]);
             if (pong !== "PONG") throw new Error(`PING answered ${JSON.stringify(pong)}`);
             const version = infoField(info, "redis_version") ?? "unknown";
             const clients = Number(infoField(info, "connected_clients") ?? NaN);

@@ -4,11 +4,12 @@
 // and Redis, an s3rver, a private password-checking PostgreSQL, local TLS listeners, and stand-in
 // `systemctl` and `supervisorctl` commands. Nothing is written outside the tests' temp folders.
 
+import { spawn } from "node:child_process";
 import { chmod, copyFile, mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import tls from "node:tls";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 import { makeCertificate } from "./helpers/certs.js";
 import { itemsOf, runCli, tempDir, type JsonReport } from "./helpers/cli.js";
 import { makeHop3Layout, serverToml } from "./helpers/hop3-layout.js";
@@ -247,6 +248,11 @@ esac
     // Hop3's Docker image: supervisor, program names of its first layout (no rootd there).
     await writeFile(path.join(bin, "supervisor-status"), "sshd                             RUNNING   pid 10, uptime 1:00:00\nnginx                            RUNNING   pid 11, uptime 1:00:00\nuwsgi                            FATAL     Exited too quickly (process log may have details)\nhop3-server                      RUNNING   pid 13, uptime 1:00:00\n");
     await write("auto");
+    // "auto" asks supervisorctl (a quarter of a second of Python) only while a supervisord runs.
+    // Without one, no service manager is found, and no service is checked through one.
+    expect(Object.values(await status()).filter((item) => item.section === "Services")).toEqual([]);
+    const supervisord = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { argv0: "supervisord", stdio: "ignore" });
+    onTestFinished(() => void supervisord.kill());
     const supervised = await status();
     expect(supervised.nginx).toMatchObject({ severity: "ok", detail: "running (pid 11, uptime 1:00:00)", details: { supervisor_program: "nginx" } });
     expect(supervised["uwsgi-emperor"]).toMatchObject({ severity: "fail", detail: "not running (supervisor: FATAL Exited too quickly (process log may have details))" });

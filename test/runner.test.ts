@@ -194,8 +194,8 @@ describe("bounds on what costs", () => {
     let release!: () => void;
     const first = limit(() => new Promise<void>((resolve) => (release = resolve)).then(() => order.push("first")));
     const patience = new AbortController();
-    const impatient = limit(async () => order.push("impatient"), patience.signal);
-    const second = limit(async () => order.push("second"));
+    const impatient = limit(() => Promise.resolve(order.push("impatient")), patience.signal);
+    const second = limit(() => Promise.resolve(order.push("second")));
     patience.abort(new Error("timed out after 1s"));
     await expect(impatient).rejects.toThrow("timed out after 1s");
     release();

@@ -2,7 +2,6 @@
 // endpoint, and a small cache of verified credentials so scrapes do not each pay for bcrypt.
 
 import { createHash } from "node:crypto";
-import bcrypt from "bcryptjs";
 
 export interface BasicAuth {
   check(header: string | undefined): Promise<boolean>;
@@ -48,6 +47,8 @@ export function createBasicAuth(users: Record<string, string>): BasicAuth | null
       if (cached !== undefined) return cached;
       // Too many new credentials at once: refused, and not remembered (they were not checked).
       if (!mayCompare()) return false;
+      // bcrypt is loaded by the first comparison: an exporter without basic auth never needs it.
+      const { default: bcrypt } = await import("bcryptjs");
       const ok = (await bcrypt.compare(password, hash ?? DUMMY_HASH)) && hash !== undefined;
       if (verified.size >= CACHE_LIMIT) verified.delete(verified.keys().next().value!);
       verified.set(key, ok);

@@ -4,13 +4,13 @@
 // loopback clients may call it unless basic auth is on.
 
 import net from "node:net";
-import express, { type Request, type Response } from "express";
 import { z } from "#zod";
 import type { Engine } from "../engine/engine.js";
 import type { EventLog } from "../engine/events.js";
 import { runProbe, type Verdict } from "../probe/probe.js";
 import { ProbeInputError, resolveProbeTarget, UnknownAppError } from "../probe/target.js";
 import type { Metrics } from "./metrics.js";
+import { readJson, sendJson, type Router } from "./router.js";
 
 const probeBody = z
   .strictObject({
@@ -70,27 +70,28 @@ export async function recordVerdict(verdict: Verdict, options: Pick<ProbeApiOpti
 /** Probes running at once; more are answered 429, so that no client can make the exporter poll without end. */
 const MAX_PROBES = 16;
 
-export function mountProbeApi(app: express.Express, options: ProbeApiOptions): void {
+export function mountProbeApi(app: Router, options: ProbeApiOptions): void {
   const { engine } = options;
   let running = 0;
-  app.post("/api/v1/probes", express.json({ limit: "16kb" }), async (req: Request, res: Response) => {
+  app.post("/api/v1/probes", async (req, res) => {
     if (!options.authenticated && !isLoopback(req.socket.remoteAddress)) {
-      res.status(403).json({ error: "deploy probes may only be requested from this host (or turn basic auth on)" });
+      sendJson(res, 403, { error: "deploy probes may only be requested from this host (or turn basic auth on)" });
       return;
     }
     if (running >= MAX_PROBES) {
-      res.status(429).set("Retry-After", "5").json({ error: `${MAX_PROBES} probes are running already; try again when one has finished` });
+      sendJson(res, 429, { error: `${MAX_PROBES} probes are running already; try again when one has finished` }, { "retry-after": "5" });
       return;
     }
-    if (typeof req.body !== "object" || req.body === null) {
-      res.status(400).json({ error: "send a JSON object with Content-Type: application/json" });
+    const sent = await readJson(req, 16 * 1024);
+    if (typeof sent !== "object" || sent === null) {
+      sendJson(res, 400, { error: "send a JSON object with Content-Type: application/json" });
       return;
     }
-    const parsed = probeBody.safeParse(req.body);
+    const parsed = probeBody.safeParse(sent);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue?.path.length ? `${issue.path.map(String).join(".")}: ` : "";
-      res.status(400).json({ error: `${where}${issue?.message ?? "bad request"}` });
+      sendJson(res, 400, { error: `${where}${issue?.message ?? "bad request"}` });
       return;
     }
     const body = parsed.data;
@@ -102,7 +103,7 @@ export function mountProbeApi(app: express.Express, options: ProbeApiOptions): v
       );
     } catch (error) {
       if (error instanceof ProbeInputError) {
-        res.status(error instanceof UnknownAppError ? 404 : 400).json({ error: error.message });
+        sendJson(res, error instanceof UnknownAppError ? 404 : 400, { error: error.message });
         return;
       }
       throw error;
@@ -119,7 +120,7 @@ export function mountProbeApi(app: express.Express, options: ProbeApiOptions): v
       const verdict = await runProbe(target, AbortSignal.any([options.signal, gone.signal]));
       if (gone.signal.aborted) return;
       if (body.record) await recordVerdict(verdict, options);
-      res.status(verdict.result === "success" ? 200 : 422).json({ ...verdict, recorded: body.record });
+      sendJson(res, verdict.result === "success" ? 200 : 422, { ...verdict, recorded: body.record });
     } finally {
       running--;
     }

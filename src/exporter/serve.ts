@@ -7,7 +7,6 @@ import https from "node:https";
 import type net from "node:net";
 import path from "node:path";
 import tls from "node:tls";
-import type express from "express";
 import { ConfigError, errorMessage } from "../lib/errors.js";
 import type { Config } from "../config/schema.js";
 import { createEngine, type Engine } from "../engine/engine.js";
@@ -54,8 +53,6 @@ export interface ServeOptions {
   /** Called as soon as the engine (and its logger) exists, before the exporter listens. */
   onEngine?: (engine: Engine) => void;
   env?: NodeJS.ProcessEnv;
-  /** Extra routes, such as the deploy-probe API. */
-  extend?: (app: express.Express, exporter: Exporter) => void;
 }
 
 export interface Exporter {
@@ -234,17 +231,14 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     intervalSeconds: config.interval,
     timeoutSeconds: config.timeout,
     auth,
-    extend: (a) => {
-      mountProbeApi(a, { engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal });
-      options.extend?.(a, exporter);
-    },
   });
+  mountProbeApi(app, { engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal });
   // Bounded for clients that connect and say nothing, or too many at once: a connection that sends
   // no request in time is closed, and past max_connections the oldest idle one makes room for
   // the newcomer, so a flood neither takes the checks' file descriptors nor locks out a scrape.
   // A probe request lifts the idle timeout for itself.
   const limits = { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
-  const server = secure ? https.createServer({ ...secure, ...limits }, app) : http.createServer(limits, app);
+  const server = secure ? https.createServer({ ...secure, ...limits }, app.handle) : http.createServer(limits, app.handle);
   server.timeout = 30_000;
   capConnections(server, secure ? "secureConnection" : "connection", config.web.max_connections);
   const { host, port } = parseListen(config.listen);

@@ -40,12 +40,11 @@ export function createLogger(options: LoggerOptions): Logger {
   // A last line of defence: whatever a plugin logs, a configured secret does not reach the log.
   const redact = options.redact ?? ((line: string) => line);
   const format = options.pretty ? prettyLine(process.env) : jsonLine;
-  const method = (level: Level, rank: number): LogMethod =>
-    ((first: LogFields | string, message?: string) => {
-      if (rank < threshold) return;
-      const [fields, msg] = typeof first === "string" ? [{}, first] : [first, message];
-      write(redact(format(level, new Date(), fields, msg)));
-    }) as LogMethod;
+  const method = (level: Level, rank: number): LogMethod => (first: LogFields | string, message?: string) => {
+    if (rank < threshold) return;
+    const [fields, msg] = typeof first === "string" ? [{}, first] : [first, message];
+    write(redact(format(level, new Date(), fields, msg)));
+  };
   const logger = { level: options.level } as { -readonly [K in keyof Logger]: Logger[K] };
   LEVELS.forEach((level, rank) => (logger[level] = method(level, rank)));
   return logger;
