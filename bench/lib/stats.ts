@@ -30,3 +30,18 @@ export async function timeRuns(runs: number, fn: () => Promise<unknown>, warmup 
 export function ms(value: number): string {
   return `${value.toFixed(2)} ms`;
 }
+
+/** Milliseconds per call of `a` and of `b`, called in turns (a, b, a, b…), so that the machine's noise falls on both alike. */
+export async function timeInTurns(runs: number, a: () => Promise<unknown>, b: () => Promise<unknown>, warmup = 10): Promise<[Summary, Summary]> {
+  for (let i = 0; i < warmup; i++) await Promise.all([a(), b()]);
+  const samples: [number[], number[]] = [[], []];
+  for (let i = 0; i < runs; i++) {
+    for (const [k, fn] of [a, b].entries()) {
+      const started = performance.now();
+      await fn();
+      samples[k]!.push(performance.now() - started);
+    }
+  }
+  return [summarise(samples[0]), summarise(samples[1])];
+}
+
