@@ -33,15 +33,20 @@ const withPg = path.join(root, "with-postgresql.toml");
 writeFileSync(withPg, `[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:5432/test"\n`);
 const env = { ...process.env, HOP3_ROOT: root, HOP3_ETC_DIR: etc };
 
+// The same server before any app is deployed.
+const empty = makeRoot("startup-empty");
+
 interface Command {
   name: string;
   args: string[];
   /** Exit codes that mean it ran as meant. */
   ok: number[];
+  env?: NodeJS.ProcessEnv;
 }
 const commands = (cli: string, label: string): Command[] => [
   { name: `${label}--help`, args: [cli, "--help"], ok: [0] },
   { name: `${label}--version`, args: [cli, "--version"], ok: [0] },
+  { name: `${label}status (no apps yet)`, args: [cli, "status", "--quiet"], ok: [0, 1], env: { HOP3_ROOT: empty.root, HOP3_ETC_DIR: empty.etc } },
   { name: `${label}status (local checks)`, args: [cli, "status", "--quiet"], ok: [0, 1] },
   { name: `${label}status (+ PostgreSQL)`, args: [cli, "--config", withPg, "status", "--quiet"], ok: [0, 1] },
 ];
@@ -49,7 +54,7 @@ const all: Command[] = [{ name: "node -e 0", args: ["-e", "0"], ok: [0] }, ...co
 
 function run(command: Command, extraEnv: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): number {
   const started = performance.now();
-  const result = spawnSync(process.execPath, [...nodeArgs, ...command.args], { env: { ...env, ...extraEnv }, encoding: "utf8" });
+  const result = spawnSync(process.execPath, [...nodeArgs, ...command.args], { env: { ...env, ...command.env, ...extraEnv }, encoding: "utf8" });
   const elapsed = performance.now() - started;
   if (!command.ok.includes(result.status ?? -1)) throw new Error(`${command.name} exited ${result.status}: ${result.stdout}${result.stderr}`);
   return elapsed;
@@ -94,3 +99,4 @@ for (const command of all.filter((c) => c.name !== "node -e 0")) {
 }
 for (const worker of workers) worker.kill();
 rmSync(root, { recursive: true, force: true });
+rmSync(empty.root, { recursive: true, force: true });

@@ -14,6 +14,9 @@ await build({
   target: "node20",
   outfile: "dist/vendor/zod.js",
   legalComments: "none",
+  // Whitespace and comments out (half the size, less to parse at every start); names kept.
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: "warning",
   plugins: [
     {

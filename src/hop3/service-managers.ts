@@ -2,7 +2,6 @@
 // systemd (Hop3's installer tests /proc/1/comm), else supervisor programs (Hop3's Docker images),
 // asked through `systemctl` and `supervisorctl` as an operator would.
 
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { limitProcesses } from "../lib/limit.js";
 import { isNamed, processTable } from "./processes.js";
@@ -12,12 +11,15 @@ export type ServiceManager = "systemd" | "supervisor" | "none";
 /** A command's output; one per CPU at once (a cycle may ask systemctl about many units). */
 function run(command: string, args: string[], signal?: AbortSignal): Promise<{ stdout: string; failed: Error | null }> {
   return limitProcesses(
-    () =>
-      new Promise((resolve) => {
+    async () => {
+      // Loaded by the first command run: a server without systemd or supervisor never needs it.
+      const { execFile } = await import("node:child_process");
+      return new Promise((resolve) => {
         execFile(command, args, { timeout: 10_000, maxBuffer: 1 << 20, ...(signal ? { signal } : {}) }, (error, stdout) => {
           resolve({ stdout, failed: error });
         });
-      }),
+      });
+    },
     signal,
   );
 }

@@ -1,7 +1,6 @@
 // The Unix user Hop3 runs as (HOP3_USER in hop3-server.toml, default `hop3`), and who this
 // process is: a directory hop3-health cannot write to is only a problem if Hop3 cannot either.
 
-import { execFile } from "node:child_process";
 import os from "node:os";
 import { limitProcesses } from "../lib/limit.js";
 import { KiB, readBoundedFile } from "./files.js";
@@ -22,12 +21,12 @@ function parsePasswd(text: string, name: string): UnixUser | undefined {
 }
 
 function getent(name: string): Promise<string> {
-  return limitProcesses(
-    () =>
-      new Promise((resolve) => {
-        execFile("getent", ["passwd", name], { timeout: 5000 }, (error, stdout) => resolve(error ? "" : stdout));
-      }),
-  );
+  return limitProcesses(async () => {
+    const { execFile } = await import("node:child_process");
+    return new Promise((resolve) => {
+      execFile("getent", ["passwd", name], { timeout: 5000 }, (error, stdout) => resolve(error ? "" : stdout));
+    });
+  });
 }
 
 /** The user, from /etc/passwd, else from the name service (getent); undefined when it does not exist. */

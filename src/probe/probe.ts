@@ -134,8 +134,11 @@ export async function probeOnce(target: HttpTarget, options: { timeoutMs: number
         port: target.port,
         path: target.path,
         agent: false,
+        // The name for TLS, given even over plain HTTP: left out, Node works it out from the Host
+        // header with net.isIP, whose IPv6 pattern takes 7 ms to compile on first use.
+        servername: target.hostHeader.replace(/:\d+$/, ""),
         // An app's own certificate is its business; the probe asks whether it answers.
-        ...(target.protocol === "https:" ? { rejectUnauthorized: false, servername: target.hostHeader.replace(/:\d+$/, "") } : {}),
+        ...(target.protocol === "https:" ? { rejectUnauthorized: false } : {}),
         headers: { host: target.hostHeader, "user-agent": "hop3-health probe", accept: "*/*", connection: "close" },
       });
     } catch (error) {
