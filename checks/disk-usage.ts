@@ -69,10 +69,17 @@ const plugin: Plugin = {
         const describe = (u: Usage): string =>
           `${Math.round(u.ratio * 100)}% used on ${u.path} (${formatBytes(u.available)} free of ${formatBytes(u.size)})`;
         const shown = [...usages].sort((a, b) => b.ratio - a.ratio);
+        // For Nagios: 'disk_usage'=84%;80;90;0;100, and the path in the label when several are watched.
+        const suffix = (u: Usage): string => (usages.length > 1 ? ` ${u.path}` : "");
         const measurements: Measurement[] = usages.flatMap((u) => [
           { name: "hop3_disk_size_bytes", value: u.size, labels: { path: u.path } },
-          { name: "hop3_disk_available_bytes", value: u.available, labels: { path: u.path } },
-          { name: "hop3_disk_usage_ratio", value: u.ratio, labels: { path: u.path } },
+          { name: "hop3_disk_available_bytes", value: u.available, labels: { path: u.path }, perf: { label: `disk_available${suffix(u)}`, unit: "B", min: 0, max: u.size } },
+          {
+            name: "hop3_disk_usage_ratio",
+            value: u.ratio,
+            labels: { path: u.path },
+            perf: { label: `disk_usage${suffix(u)}`, unit: "%", scale: 100, warn: config.warn_percent, crit: config.fail_percent, min: 0, max: 100 },
+          },
         ]);
         return {
           name: "Disk usage",

@@ -26,16 +26,20 @@ Runs the exporter: every check on a schedule, and over HTTP the status page (/),
     positionals: 0,
   },
   status: {
-    usage: `Usage: hop3-health [--config FILE] status [--json | --quiet] [--no-color] [--url URL]
+    usage: `Usage: hop3-health [--config FILE] status [--json | --quiet] [--no-color] [--url URL] [--check ID] [--perfdata]
 
 Runs every check once here and prints the report, or with --url reads a running exporter's
 (http://host:9483, or http://user:password@host:9483 behind basic auth).
   --json       the report as one JSON object
   --quiet      one line: OK, DEGRADED: ..., or FAILED: ...
   --no-color   no colours, even on a terminal
-Exit codes: 0 ok, 1 warn, 2 fail, 3 unknown (bad usage, bad config, internal error).
+  --check ID   one check only (disk-usage, postgresql, app:NAME...), said on one line and
+               exiting by its severity: a Nagios or Icinga plugin
+  --perfdata   with --quiet or --check: performance data after a "|", as Nagios reads it
+               ('disk_usage'=84%;80;90;0;100 'disk-usage_duration'=0.002s;;;0)
+Exit codes: 0 ok, 1 warn, 2 fail, 3 unknown (bad usage, bad config, an unknown check, internal error).
 `,
-    options: ["json", "quiet", "no-color", "url"],
+    options: ["json", "quiet", "no-color", "url", "check", "perfdata"],
     positionals: 0,
   },
   probe: {
@@ -64,7 +68,7 @@ const USAGE = `Usage: hop3-health [--config FILE] <command>
 
 Commands:
   serve                     run the exporter: checks on a schedule, /metrics, /status
-  status [--json] [--quiet] [--no-color] [--url URL]
+  status [--json] [--quiet] [--no-color] [--url URL] [--check ID] [--perfdata]
                             run every check once (or read a running exporter) and print the report
   probe APP [--url URL | --port N] [--path P] [--contains S] [--timeout SECONDS] [--dry-run]
                             the deploy-time startup probe of an app's health endpoint
@@ -84,6 +88,9 @@ class UsageError extends Error {
     super(message);
   }
 }
+/** Set by `status --check`: hop3-health answers as a Nagios plugin, errors included. */
+let asPlugin = false;
+
 async function main(argv: string[]): Promise<CommandOutput> {
   let parsed;
   try {
@@ -102,6 +109,8 @@ async function main(argv: string[]): Promise<CommandOutput> {
         contains: { type: "string" },
         timeout: { type: "string" },
         "dry-run": { type: "boolean" },
+        check: { type: "string" },
+        perfdata: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
       },
@@ -125,8 +134,19 @@ async function main(argv: string[]): Promise<CommandOutput> {
   switch (command) {
     case "status": {
       if (values.json && values.quiet) throw new UsageError("--json and --quiet exclude each other", spec.usage);
+      if (values.perfdata && !values.quiet && values.check === undefined) throw new UsageError("--perfdata goes with --quiet or --check", spec.usage);
+      if (values.perfdata && values.json) throw new UsageError("--perfdata and --json exclude each other", spec.usage);
+      asPlugin = values.check !== undefined;
       const { status } = await import("./commands/status.js");
-      return status({ config: values.config, json: values.json, quiet: values.quiet, url: values.url, noColor: Boolean(values["no-color"]) });
+      return status({
+        config: values.config,
+        json: values.json,
+        quiet: values.quiet,
+        url: values.url,
+        noColor: Boolean(values["no-color"]),
+        ...(values.check !== undefined ? { check: values.check } : {}),
+        perfdata: Boolean(values.perfdata),
+      });
     }
     case "check-config": {
       const { checkConfig } = await import("./commands/check-config.js");
@@ -169,6 +189,8 @@ main(process.argv.slice(2)).then(
   ({ stdout, code }) => finish(stdout, "", code),
   (error: unknown) => {
     if (error instanceof UsageError) finish("", `hop3-health: ${error.message}\n\n${error.usage}`, UNKNOWN);
+    // As a Nagios plugin (status --check), what went wrong is its one line on stdout, which is all Nagios reads.
+    else if (error instanceof InputError && asPlugin) finish(`UNKNOWN: ${maskUrlCredentials(error.message)}\n`, "", UNKNOWN);
     else if (error instanceof InputError) finish("", `hop3-health: ${error.message}\n`, UNKNOWN);
     else if (error instanceof ConfigError) finish("", `hop3-health: configuration error:\n${indent(error.message)}\n`, UNKNOWN);
     else finish("", `hop3-health: ${errorMessage(error)}\n`, UNKNOWN);

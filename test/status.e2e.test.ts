@@ -77,6 +77,43 @@ describe("hop3-health status", () => {
     );
   });
 
+  it("as a Nagios plugin: --check runs one check and exits by its severity, --perfdata adds performance data", async () => {
+    const { configFile, root, writeConfig } = await makeHop3Root();
+    const ok = await runCli(["--config", configFile, "status", "--check", "disk-usage", "--perfdata"]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(
+      new RegExp(`^OK: Disk usage \\d+% used on ${root} \\([^)]+\\) \\| 'disk_available'=\\d+B;;;0;\\d+ 'disk_usage'=[\\d.]+%;99\\.98;99\\.99;0;100 'disk-usage_duration'=[\\d.]+s;;;0\n$`),
+    );
+
+    // A disk over the warning threshold: exit 1, and the thresholds in the performance data.
+    await writeConfig("[checks.disk-usage]\nwarn_percent = 0.01\nfail_percent = 99.99\n");
+    const warn = await runCli(["--config", configFile, "status", "--check", "disk-usage", "--perfdata"]);
+    expect(warn.code).toBe(1);
+    expect(warn.stdout).toMatch(/^DEGRADED: Disk usage \d+% used on .* 'disk_usage'=[\d.]+%;0\.01;99\.99;0;100 /);
+
+    // A failing check: exit 2, whatever the others say.
+    await rm(path.join(root, "hop3-server.toml"));
+    await writeFile(path.join(root, "hop3-server.toml"), testServerToml('HOP3_LOG_LEVEL = "INFO"'));
+    const fail = await runCli(["--config", configFile, "status", "--check", "server-config"]);
+    expect(fail).toMatchObject({ code: 2, stdout: expect.stringMatching(/^FAILED: Server config HOP3_SECRET_KEY is not set .*\n$/) as unknown });
+
+    // What Nagios cannot act on is UNKNOWN (3), said on stdout, where Nagios reads.
+    expect(await runCli(["--config", configFile, "status", "--check", "disk-usag"])).toMatchObject({
+      code: 3,
+      stdout: "UNKNOWN: no check disk-usag on this server — did you mean disk-usage?\n",
+    });
+    expect(await runCli(["--config", configFile, "status", "--check", "postgresql"])).toMatchObject({
+      code: 3,
+      stdout: "UNKNOWN: postgresql is not configured on this server: it would be skipped\n",
+    });
+    expect((await runCli(["--config", configFile, "status", "--perfdata"])).code).toBe(3);
+
+    // The whole report on one line, with every check's duration.
+    const quiet = await runCli(["--config", configFile, "status", "--quiet", "--perfdata"]);
+    expect(quiet.code).toBe(2);
+    expect(quiet.stdout).toMatch(/^FAILED: Server config .* \| 'disk_available'=\d+B;;;0;\d+ 'disk_usage'=[\d.]+%;0\.01;99\.99;0;100 .*'hop3-root_duration'=[\d.]+s;;;0 .*'server-config_duration'=[\d.]+s;;;0\n$/);
+  });
+
   it("--json: one object with identity, overall, sections, items and generated_at", async () => {
     const { configFile, root } = await makeHop3Root();
     const result = await runCli(["--config", configFile, "status", "--json"]);

@@ -1,5 +1,8 @@
-// `hop3-health status`: every check once here, or a running exporter's report, printed.
+// `hop3-health status`: every check once here, or a running exporter's report, printed; with
+// --check, one check, as a Nagios or Icinga plugin (one line, exit code by its severity).
 
+import { InputError } from "../lib/errors.js";
+import { didYouMean } from "../lib/suggest.js";
 import { toJson } from "../report/json.js";
 import { buildReport, exitCodeFor, type Report } from "../report/report.js";
 import { renderQuiet, renderText, wantsColour } from "../report/text.js";
@@ -11,25 +14,40 @@ export interface StatusOptions {
   quiet?: boolean;
   noColor: boolean;
   url?: string;
+  /** One check's id: only it runs, and the output is one line unless --json. */
+  check?: string;
+  /** Performance data after the one line (--quiet or --check). */
+  perfdata?: boolean;
 }
 
 export async function status(options: StatusOptions): Promise<CommandOutput> {
-  const report = options.url !== undefined ? await remoteReport(options.url) : await localReport(options.config);
+  const report = options.url !== undefined ? await remoteReport(options.url, options.check) : await localReport(options.config, options.check);
   const code = exitCodeFor(report.overall);
   if (options.json) return { stdout: `${JSON.stringify(toJson(report), null, 2)}\n`, code };
-  if (options.quiet) return { stdout: renderQuiet(report), code };
+  if (options.quiet || options.check !== undefined) return { stdout: renderQuiet(report, { perfdata: options.perfdata, single: options.check !== undefined }), code };
   return { stdout: renderText(report, { colour: wantsColour(process.stdout, process.env, options.noColor) }), code };
 }
 
 // Each loaded only when used: the engine (configuration, plugins) is not needed to read a remote report.
-async function remoteReport(url: string): Promise<Report> {
+async function remoteReport(url: string, check: string | undefined): Promise<Report> {
   const { fetchReport } = await import("../report/remote.js");
-  return fetchReport(url);
+  const report = await fetchReport(url);
+  if (check === undefined) return report;
+  const items = report.sections.flatMap((s) => s.items);
+  const item = items.find((i) => i.check === check);
+  if (!item) throw new InputError(`no check ${check} in the report of ${url}${didYouMean(check, items.map((i) => i.check))}`);
+  return { ...report, overall: item.severity, sections: report.sections.map((s) => ({ ...s, items: s.items.filter((i) => i === item) })).filter((s) => s.items.length > 0) };
 }
 
-async function localReport(file: string | undefined): Promise<Report> {
+async function localReport(file: string | undefined, check: string | undefined): Promise<Report> {
   const { createEngine } = await import("../engine/engine.js");
   const engine = await createEngine({ file, logLevel: "warn" });
-  const [cycle, identity] = await Promise.all([engine.runCycle(), engine.identity()]);
-  return buildReport(identity, cycle);
+  const identity = engine.identity();
+  if (check === undefined) return buildReport(await identity, await engine.runCycle());
+  const checks = await engine.discover();
+  const wanted = checks.filter((c) => c.id === check);
+  if (wanted.length === 0) throw new InputError(`no check ${check} on this server${didYouMean(check, checks.map((c) => c.id))}`);
+  const cycle = await engine.run(wanted);
+  if (cycle.outcomes.length === 0) throw new InputError(`${check} is not configured on this server: it would be skipped`);
+  return buildReport(await identity, cycle);
 }

@@ -216,5 +216,15 @@ function measurementMalformation(value: unknown): string | null {
       if (typeof v !== "string") return `measurement ${m.name}: label ${k} must be a string`;
     }
   }
+  if (m.perf !== undefined) {
+    const perf = m.perf as Record<string, unknown> | null;
+    if (typeof perf !== "object" || perf === null || typeof perf.label !== "string" || perf.label === "" || /['=]/.test(perf.label)) {
+      return `measurement ${m.name}: perf needs a label without ' or =`;
+    }
+    if (perf.unit !== undefined && !["%", "s", "B", "c"].includes(perf.unit as string)) return `measurement ${m.name}: perf unit must be %, s, B or c`;
+    for (const key of ["scale", "warn", "crit", "min", "max"]) {
+      if (perf[key] !== undefined && (typeof perf[key] !== "number" || !Number.isFinite(perf[key]))) return `measurement ${m.name}: perf ${key} must be a number`;
+    }
+  }
   return null;
 }

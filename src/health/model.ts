@@ -34,6 +34,21 @@ export interface Measurement {
   value: number;
   labels?: Record<string, string>;
   help?: string;
+  /** How `status --perfdata` shows it to Nagios or Icinga; a measurement without it is not shown there. */
+  perf?: Perfdata;
+}
+
+/** A performance datum in the Nagios plugin guidelines' terms: 'label'=value[unit];warn;crit;min;max. */
+export interface Perfdata {
+  label: string;
+  /** "%", "s", "B" or "c" (a counter); none for a plain number. */
+  unit?: "%" | "s" | "B" | "c";
+  /** The value shown is the measurement's times this (a ratio shown as a percentage: 100). */
+  scale?: number;
+  warn?: number;
+  crit?: number;
+  min?: number;
+  max?: number;
 }
 
 /** What a check's `check()` resolves to (Hop3's HealthCheckResult). */

@@ -1,6 +1,7 @@
 // The terminal report, and its one-line `--quiet` form.
 
 import type { Severity } from "../health/model.js";
+import type { CheckOutcome } from "../health/outcome.js";
 import { identityLine, summaryText, SYMBOLS, type Report } from "./report.js";
 
 const COLOURS: Record<Severity, string> = { ok: "\x1b[32m", warn: "\x1b[33m", fail: "\x1b[31m" };
@@ -24,12 +25,14 @@ export function renderText(report: Report, options: { colour: boolean }): string
 }
 
 /** `OK`, or `DEGRADED: <name> <detail>; ...`, or `FAILED: ...`, failures first. */
-export function renderQuiet(report: Report): string {
-  if (report.overall === "ok") return "OK\n";
+export function renderQuiet(report: Report, options: { perfdata?: boolean; single?: boolean } = {}): string {
   const items = report.sections.flatMap((s) => s.items);
-  const notOk = [...items.filter((i) => i.severity === "fail"), ...items.filter((i) => i.severity === "warn")];
-  const label = report.overall === "fail" ? "FAILED" : "DEGRADED";
-  return `${label}: ${notOk.map((i) => `${printable(i.name)} ${oneLine(i.detail)}`.trim()).join("; ")}\n`;
+  const perf = options.perfdata ? ` | ${renderPerfdata(items)}` : "";
+  // One check (status --check): its name and message whatever its severity, as a Nagios plugin says it.
+  const said = options.single ? items : [...items.filter((i) => i.severity === "fail"), ...items.filter((i) => i.severity === "warn")];
+  const label = report.overall === "fail" ? "FAILED" : report.overall === "warn" ? "DEGRADED" : "OK";
+  if (said.length === 0) return `${label}${perf}\n`;
+  return `${label}: ${said.map((i) => `${printable(i.name)} ${oneLine(i.detail)}`.trim()).join("; ")}${perf}\n`;
 }
 
 function oneLine(text: string): string {
@@ -48,4 +51,28 @@ export function printable(text: string): string {
 /** Colours only on a terminal, never with NO_COLOR (https://no-color.org) or --no-color. */
 export function wantsColour(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv, noColorFlag: boolean): boolean {
   return Boolean(stream.isTTY) && !noColorFlag && !(env.NO_COLOR !== undefined && env.NO_COLOR !== "");
+}
+
+/**
+ * Performance data as the Nagios plugin guidelines write it, after the `|` of a plugin's output:
+ * `'disk_usage'=84%;80;90;0;100 'disk-usage_duration'=0.002s;;;0`, the measurements that say how
+ * (Measurement.perf) and every check's duration.
+ */
+export function renderPerfdata(items: readonly CheckOutcome[]): string {
+  const data: string[] = [];
+  for (const item of items) {
+    for (const m of item.measurements) {
+      if (!m.perf) continue;
+      const { label, unit = "", scale = 1, warn, crit, min, max } = m.perf;
+      data.push(datum(label, m.value * scale, unit, [warn, crit, min, max]));
+    }
+  }
+  for (const item of items) data.push(datum(`${item.check}_duration`, item.durationSeconds, "s", [undefined, undefined, 0, undefined]));
+  return data.join(" ");
+}
+
+function datum(label: string, value: number, unit: string, limits: Array<number | undefined>): string {
+  const number = (n: number | undefined): string => (n === undefined ? "" : String(Number(n.toFixed(6))));
+  const quoted = `'${printable(label).replaceAll("'", "''")}'`;
+  return `${quoted}=${number(value)}${unit};${limits.map(number).join(";")}`.replace(/;+$/, "");
 }
