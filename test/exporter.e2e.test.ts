@@ -253,6 +253,54 @@ describe("hop3-health serve", () => {
   });
 });
 
+describe("reload", () => {
+  it("SIGHUP and POST /-/reload read the configuration again, keep the state, and keep the running one when the new one is bad", async () => {
+    const e = await exporter({});
+    const scrape = async (): Promise<string> => text(`${e.url}/metrics`);
+    const disk = async (): Promise<number | undefined> => metricValue(await scrape(), "hop3_health_severity", { check: "disk-usage" });
+    await eventually(async () => (await disk()) === 0, 15_000, "disk-usage ok");
+    const first = await scrape();
+    expect(metricValue(first, "hop3_health_config_last_reload_successful")).toBe(1);
+    const loadedAt = metricValue(first, "hop3_health_config_last_reload_success_timestamp_seconds")!;
+    expect(loadedAt).toBeGreaterThan(0);
+    const original = await readFile(e.configFile, "utf8");
+
+    // SIGHUP, as `systemctl reload` sends it: the disk's new threshold applies from the next cycle.
+    await writeFile(e.configFile, original.replace("warn_percent = 99.98", "warn_percent = 0.01"));
+    e.process.kill("SIGHUP");
+    await eventually(async () => (await disk()) === 1, 15_000, "disk-usage warn after SIGHUP");
+    const reloaded = await scrape();
+    expect(metricValue(reloaded, "hop3_health_config_last_reload_successful")).toBe(1);
+    expect(metricValue(reloaded, "hop3_health_config_last_reload_success_timestamp_seconds")).toBeGreaterThan(loadedAt);
+    expect(e.logs().some((l) => l.includes(`configuration reloaded from ${e.configFile}`))).toBe(true);
+
+    // A bad file: refused, said why, and the running configuration stays (the disk still warns).
+    await writeFile(e.configFile, original.replace(/^interval = \d+$/m, 'interval = "soon"'));
+    const refused = await fetch(`${e.url}/-/reload`, { method: "POST" });
+    expect(refused.status).toBe(500);
+    expect(((await refused.json()) as { error: string }).error).toBe(
+      `reload failed, the running configuration stays: config file ${e.configFile}: interval: expected a number of seconds, got "soon"`,
+    );
+    const after = await scrape();
+    expect(metricValue(after, "hop3_health_config_last_reload_successful")).toBe(0);
+    const cycleAt = metricValue(after, "hop3_health_last_cycle_timestamp_seconds")!;
+    await eventually(async () => metricValue(await scrape(), "hop3_health_last_cycle_timestamp_seconds")! > cycleAt, 15_000, "cycles go on");
+    expect(await disk()).toBe(1);
+
+    // Mended: back to the first thresholds, and the counters went on from where they were.
+    await writeFile(e.configFile, original);
+    const mended = await fetch(`${e.url}/-/reload`, { method: "POST" });
+    expect(mended.status).toBe(200);
+    await eventually(async () => (await disk()) === 0, 15_000, "disk-usage ok again");
+    const last = await scrape();
+    expect(metricValue(last, "hop3_health_config_last_reload_successful")).toBe(1);
+    expect(metricValue(last, "hop3_health_transitions_total", { check: "disk-usage", to: "warn" })).toBe(1);
+    // Its first appearance and the recovery: nothing was reset by the reloads.
+    expect(metricValue(last, "hop3_health_transitions_total", { check: "disk-usage", to: "ok" })).toBe(2);
+    expect((await fetch(`${e.url}/-/reload`)).status).toBe(405);
+  });
+});
+
 describe("protection", () => {
   it("serves over TLS and refuses requests without the right basic auth credentials", async () => {
     const dir = tempDir();

@@ -15,13 +15,12 @@ export interface AppOptions {
   state: HealthState;
   metrics: Metrics;
   events: EventLog;
-  intervalSeconds: number;
-  /** The default per-check timeout: with the interval, how late a cycle may be before /-/ready says 503. */
-  timeoutSeconds: number;
+  /** The interval and the default per-check timeout now (a reload may change them): how late a cycle may be before /-/ready says 503. */
+  timing(): { intervalSeconds: number; timeoutSeconds: number };
   auth: BasicAuth | null;
 }
 
-const NOT_FOUND = "Not found. Try /, /metrics, /status, /-/healthy, /-/ready, /api/v1/events or POST /api/v1/probes.\n";
+const NOT_FOUND = "Not found. Try /, /metrics, /status, /-/healthy, /-/ready, /api/v1/events, POST /api/v1/probes or POST /-/reload.\n";
 
 export function createApp(options: AppOptions): Router {
   const { state, metrics, events, auth } = options;
@@ -67,7 +66,8 @@ export function createApp(options: AppOptions): Router {
     }
     // Cycles that stopped finishing (a check stuck past every timeout) are not ready either.
     const age = (Date.now() - state.lastCycle.finishedAt.getTime()) / 1000;
-    const limit = 3 * options.intervalSeconds + options.timeoutSeconds;
+    const { intervalSeconds, timeoutSeconds } = options.timing();
+    const limit = 3 * intervalSeconds + timeoutSeconds;
     if (age > limit) sendText(res, 503, `Not ready: no check cycle has finished for ${Math.round(age)}s (cycles stopped?).\n`);
     else sendText(res, 200, "OK\n");
   });
@@ -98,7 +98,7 @@ export function createApp(options: AppOptions): Router {
   });
 
   app.get("/", (_req, res) => {
-    send(res, 200, "text/html; charset=utf-8", renderHtml(report(), { refreshSeconds: options.intervalSeconds }));
+    send(res, 200, "text/html; charset=utf-8", renderHtml(report(), { refreshSeconds: options.timing().intervalSeconds }));
   });
   return app;
 }

@@ -37,9 +37,12 @@ export interface Metrics {
   deployProbeDuration: Histogram<"app">;
   /** Call after each cycle: publishes measurement names seen for the first time, and renders afresh. */
   refresh(): void;
+  /** Call after a reload: whether it took, and the interval it set. */
+  reloaded(ok: boolean, intervalSeconds: number): void;
 }
 
 export function createMetrics(state: HealthState, options: { intervalSeconds: number; logger: Logger; tls?: boolean }): Metrics {
+  let intervalSeconds = options.intervalSeconds;
   const registry = new Registry();
   const processRegistry = new Registry();
   collectDefaultMetrics({ register: processRegistry });
@@ -116,9 +119,22 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
     help: "Seconds between the starts of two check cycles, as configured.",
     registers,
     collect() {
-      this.set(options.intervalSeconds);
+      this.set(intervalSeconds);
     },
   });
+  // As Prometheus says it of itself: the configuration loaded at start counts as a successful load.
+  const reloadOk = new Gauge({
+    name: "hop3_health_config_last_reload_successful",
+    help: "1 if the last reload of the configuration (SIGHUP, POST /-/reload) succeeded, 0 if it failed and the previous one stayed.",
+    registers,
+  });
+  reloadOk.set(1);
+  const reloadAt = new Gauge({
+    name: "hop3_health_config_last_reload_success_timestamp_seconds",
+    help: "When the configuration was last loaded successfully (at start or by a reload), Unix time.",
+    registers,
+  });
+  reloadAt.set(Date.now() / 1000);
   new Gauge({
     name: "hop3_health_last_cycle_timestamp_seconds",
     help: "When the last check cycle finished, Unix time (0 before the first one).",
@@ -258,5 +274,13 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
     deployProbes,
     deployProbeDuration,
     refresh,
+    reloaded(ok, interval) {
+      reloadOk.set(ok ? 1 : 0);
+      if (ok) {
+        reloadAt.set(Date.now() / 1000);
+        intervalSeconds = interval;
+      }
+      rendered = null;
+    },
   };
 }

@@ -33,7 +33,8 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 export interface ProbeApiOptions {
-  engine: Engine;
+  /** The engine in use now (a reload replaces it). */
+  engine: () => Engine;
   metrics: Metrics;
   events: EventLog;
   authenticated: boolean;
@@ -63,15 +64,14 @@ export async function recordVerdict(verdict: Verdict, options: Pick<ProbeApiOpti
     },
   ]);
   const fields = { app: verdict.app, result: verdict.result, seconds: verdict.duration_seconds };
-  if (verdict.result === "success") options.engine.logger.info(fields, verdict.message);
-  else options.engine.logger.error(fields, verdict.message);
+  if (verdict.result === "success") options.engine().logger.info(fields, verdict.message);
+  else options.engine().logger.error(fields, verdict.message);
 }
 
 /** Probes running at once; more are answered 429, so that no client can make the exporter poll without end. */
 const MAX_PROBES = 16;
 
 export function mountProbeApi(app: Router, options: ProbeApiOptions): void {
-  const { engine } = options;
   let running = 0;
   app.post("/api/v1/probes", async (req, res) => {
     if (!options.authenticated && !isLoopback(req.socket.remoteAddress)) {
@@ -99,7 +99,7 @@ export function mountProbeApi(app: Router, options: ProbeApiOptions): void {
     try {
       target = await resolveProbeTarget(
         { app: body.app, url: body.url, port: body.port, path: body.path, contains: body.contains, timeoutSeconds: body.timeout_seconds },
-        { hop3Root: engine.config.hop3_root, appsConfig: engine.config.apps, allowedHosts: engine.config.probes.allowed_hosts },
+        { hop3Root: options.engine().config.hop3_root, appsConfig: options.engine().config.apps, allowedHosts: options.engine().config.probes.allowed_hosts },
       );
     } catch (error) {
       if (error instanceof ProbeInputError) {

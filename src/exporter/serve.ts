@@ -19,7 +19,8 @@ import { parseListen } from "../lib/net.js";
 import { createApp } from "./app.js";
 import { createBasicAuth } from "./auth.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { mountProbeApi, recordVerdict } from "./probes.js";
+import { isLoopback, mountProbeApi, recordVerdict } from "./probes.js";
+import { sendJson } from "./router.js";
 
 /** At most `cap` connections: past it, the oldest one with no request under way is closed. */
 function capConnections(server: http.Server | https.Server, event: "connection" | "secureConnection", cap: number): void {
@@ -62,6 +63,8 @@ export interface Exporter {
   events: EventLog;
   /** The address it listens on, once listening. */
   address(): { host: string; port: number };
+  /** Reads the configuration and plugins again, keeping the state; the running ones stay when the new ones do not load. */
+  reload(): Promise<{ ok: boolean; message: string }>;
   /** Stops; resolves false when a cycle was stuck (a read the thread pool cannot finish) and was left behind. */
   stop(): Promise<boolean>;
 }
@@ -100,14 +103,17 @@ function eventOf(transition: Transition): HealthEvent {
 }
 
 export async function startExporter(options: ServeOptions = {}): Promise<Exporter> {
-  const engine = await createEngine({ file: options.file, env: options.env ?? process.env, logFd: 1 });
+  // The engine (configuration, plugins, settings) is replaced by a reload; what is read of it at
+  // run time is read through this binding. `config` is the one of the start: where it listens,
+  // its TLS and basic auth and its event log are kept until a restart.
+  let engine = await createEngine({ file: options.file, env: options.env ?? process.env, logFd: 1 });
   options.onEngine?.(engine);
-  const { config, logger } = engine;
+  const { config } = engine;
   const secure = tlsOptions(config, (keyPath) => engine.loaded.originOf(keyPath));
   const auth = createBasicAuth(config.web.basic_auth_users);
 
   const state = new HealthState();
-  const events = new EventLog(config.events ?? path.join(config.hop3_root, "hop3-health-events.jsonl"), logger, {
+  const events = new EventLog(config.events ?? path.join(config.hop3_root, "hop3-health-events.jsonl"), engine.logger, {
     maxBytes: config.events_max_bytes,
     keep: config.events_keep,
     redact: engine.redact,
@@ -115,7 +121,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   const known = await events.open();
   state.restore(known);
   engine.restoreSeverities(known);
-  const metrics = createMetrics(state, { intervalSeconds: config.interval, logger, tls: secure !== null });
+  const metrics = createMetrics(state, { intervalSeconds: config.interval, logger: engine.logger, tls: secure !== null });
   // Who this server is, from the start: hop3_server_info and the boot time need no cycle.
   state.setIdentity(await engine.identity());
 
@@ -135,9 +141,9 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     for (const t of transitions) {
       const line = `${t.name}: ${t.from ?? "new"} → ${t.to}: ${t.message}`;
       const fields = { check: t.check, from: t.from, to: t.to };
-      if (t.to === "fail") logger.error(fields, line);
-      else if (t.to === "warn") logger.warn(fields, line);
-      else logger.info(fields, line);
+      if (t.to === "fail") engine.logger.error(fields, line);
+      else if (t.to === "warn") engine.logger.warn(fields, line);
+      else engine.logger.info(fields, line);
     }
     await events.append(transitions.map(eventOf));
   };
@@ -146,15 +152,15 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   let nextDue = 0;
   const cycle = async (): Promise<void> => {
     const started = Date.now();
-    nextDue = started + config.interval * 1000;
+    nextDue = started + engine.config.interval * 1000;
     try {
       const [result, identity] = await Promise.all([engine.runCycle(shutdown.signal), engine.identity()]);
       // A cycle cut short by shutdown says nothing about the checks: it is not recorded.
       if (shutdown.signal.aborted) return;
       await publish(state.record(result, identity));
-      logger.debug({ seconds: (Date.now() - started) / 1000, checks: result.outcomes.length }, "check cycle finished");
+      engine.logger.debug({ seconds: (Date.now() - started) / 1000, checks: result.outcomes.length }, "check cycle finished");
     } catch (error) {
-      logger.error(`check cycle failed: ${errorMessage(error)}`);
+      engine.logger.error(`check cycle failed: ${errorMessage(error)}`);
     }
   };
 
@@ -168,23 +174,57 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       const result = await engine.run(checks, shutdown.signal);
       if (shutdown.signal.aborted) return;
       await publish(state.recordSome(ids, result.outcomes, result.skipped));
-    }).catch((error: unknown) => logger.error(`app re-check failed: ${errorMessage(error)}`));
+    }).catch((error: unknown) => engine.logger.error(`app re-check failed: ${errorMessage(error)}`));
 
-  const appWatch = startAppWatch({
-    hop3Root: config.hop3_root,
-    appsConfig: config.apps,
-    intervalSeconds: config.app_scan_interval,
-    logger,
-    signal: shutdown.signal,
-    onChange: async (apps, changes) => {
-      await events.append(
-        changes.map((c) => ({ time: new Date().toISOString(), kind: "app-state", check: `app:${c.app}`, app: c.app, state: c.state, message: c.message })),
-      );
-      for (const c of changes) logger.info({ app: c.app, state: c.state }, `${c.app}: ${c.message}`);
-      await recheckApps(apps);
-    },
-    onVerdict: (verdict) => recordVerdict(verdict, { engine, metrics, events }, "deploy"),
-  });
+  const watchApps = (): ReturnType<typeof startAppWatch> =>
+    startAppWatch({
+      hop3Root: engine.config.hop3_root,
+      appsConfig: engine.config.apps,
+      intervalSeconds: engine.config.app_scan_interval,
+      logger: engine.logger,
+      signal: shutdown.signal,
+      onChange: async (apps, changes) => {
+        await events.append(
+          changes.map((c) => ({ time: new Date().toISOString(), kind: "app-state", check: `app:${c.app}`, app: c.app, state: c.state, message: c.message })),
+        );
+        for (const c of changes) engine.logger.info({ app: c.app, state: c.state }, `${c.app}: ${c.message}`);
+        await recheckApps(apps);
+      },
+      onVerdict: (verdict) => recordVerdict(verdict, { engine: () => engine, metrics, events }, "deploy"),
+    });
+  let appWatch = watchApps();
+
+  /**
+   * SIGHUP and POST /-/reload: the configuration and plugins read again, between cycles. The
+   * state stays (severities, hysteresis, counters, the event log); a configuration that does not
+   * load leaves the running one in place. Where it listens, TLS, basic auth and the event log's
+   * place are kept until a restart.
+   */
+  const reload = async (): Promise<{ ok: boolean; message: string }> => {
+    let outcome = { ok: false, message: "" };
+    await exclusively(async () => {
+      let next: Engine;
+      try {
+        next = await createEngine({ file: options.file, env: options.env ?? process.env, logFd: 1 });
+      } catch (error) {
+        metrics.reloaded(false, engine.config.interval);
+        outcome = { ok: false, message: `reload failed, the running configuration stays: ${engine.redact(errorMessage(error))}` };
+        engine.logger.error(outcome.message);
+        return;
+      }
+      const kept: string[] = (["listen", "events"] as const).filter((key) => next.config[key] !== config[key]);
+      if (JSON.stringify(next.config.web) !== JSON.stringify(config.web)) kept.push("web");
+      next.restoreSeverities(new Map([...state.outcomes].map(([id, o]) => [id, o.severity])));
+      engine = next;
+      await appWatch.stop();
+      appWatch = watchApps();
+      await appWatch.scan();
+      metrics.reloaded(true, next.config.interval);
+      outcome = { ok: true, message: `configuration reloaded from ${next.loaded.file ?? "the environment"}${kept.length > 0 ? `; ${kept.join(", ")} take effect at the next restart` : ""}` };
+      next.logger.info(outcome.message);
+    });
+    return outcome;
+  };
 
   // A cycle every interval from the start of the last one (a slow cycle delays the next rather
   // than stacking on top of it), timed to the millisecond.
@@ -198,7 +238,10 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   };
 
   const exporter: Exporter = {
-    engine,
+    get engine() {
+      return engine;
+    },
+    reload,
     state,
     metrics,
     events,
@@ -213,7 +256,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       shutdown.abort();
       // Checks are aborted; a read stuck in the thread pool (a FIFO a plugin opened) is not waited out.
       const settled = await within(5000, Promise.all([appWatch.stop(), running, lock]));
-      if (!settled) logger.warn("a check cycle did not end within 5s of the stop; stopping without it");
+      if (!settled) engine.logger.warn("a check cycle did not end within 5s of the stop; stopping without it");
       // The last events are written, unless the thread pool that writes them is stuck too.
       const flushed = await within(2000, events.append([]));
       await new Promise<void>((resolve) => {
@@ -228,11 +271,19 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     state,
     metrics,
     events,
-    intervalSeconds: config.interval,
-    timeoutSeconds: config.timeout,
+    timing: () => ({ intervalSeconds: engine.config.interval, timeoutSeconds: engine.config.timeout }),
     auth,
   });
-  mountProbeApi(app, { engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal });
+  mountProbeApi(app, { engine: () => engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal });
+  app.post("/-/reload", async (req, res) => {
+    // As the probe API: from this host, or from anyone who passed basic auth.
+    if (auth === null && !isLoopback(req.socket.remoteAddress)) {
+      sendJson(res, 403, { error: "reloads may only be requested from this host (or turn basic auth on)" });
+      return;
+    }
+    const { ok, message } = await reload();
+    sendJson(res, ok ? 200 : 500, ok ? { status: "reloaded", message } : { error: message });
+  });
   // Bounded for clients that connect and say nothing, or too many at once: a connection that sends
   // no request in time is closed, and past max_connections the oldest idle one makes room for
   // the newcomer, so a flood neither takes the checks' file descriptors nor locks out a scrape.
@@ -252,11 +303,11 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   // Listening first: /-/healthy answers at once, /-/ready says 503 until the first cycle is in.
   const address = exporter.address();
   const where = `${secure ? "https" : "http"}://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}/`;
-  logger.info({ listen: `${address.host}:${address.port}`, tls: Boolean(secure), basic_auth: Boolean(auth) }, `listening on ${where}; checking backing services…`);
+  engine.logger.info({ listen: `${address.host}:${address.port}`, tls: Boolean(secure), basic_auth: Boolean(auth) }, `listening on ${where}; checking backing services…`);
   await verifyBackingServices(engine, shutdown.signal);
   // The first scan only notes where every app stands; changes from there on are news.
   await appWatch.scan();
-  logger.info(
+  engine.logger.info(
     { interval: config.interval, app_scan_interval: config.app_scan_interval, events: events.file },
     `serving on ${where} — status page, /metrics; a check cycle every ${config.interval}s, the first one now`,
   );
@@ -312,6 +363,11 @@ export async function serveUntilSignalled(options: ServeOptions): Promise<never>
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
+  // SIGHUP reloads, as Prometheus and its exporters do; one that comes during start-up is ignored
+  // (the configuration being loaded is the new one already).
+  process.on("SIGHUP", () => {
+    if (started.exporter && !stopping) void started.exporter.reload();
+  });
   started.exporter = await startExporter({
     ...options,
     onEngine: (engine) => {
