@@ -1,7 +1,8 @@
 // `hop3-health serve` as a real process: readiness, metrics, status, events, restarts, signals,
 // TLS and basic auth.
 
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import https from "node:https";
 import path from "node:path";
@@ -298,6 +299,30 @@ describe("reload", () => {
     // Its first appearance and the recovery: nothing was reset by the reloads.
     expect(metricValue(last, "hop3_health_transitions_total", { check: "disk-usage", to: "ok" })).toBe(2);
     expect((await fetch(`${e.url}/-/reload`)).status).toBe(405);
+  });
+});
+
+describe("systemd", () => {
+  it("tells a NOTIFY_SOCKET READY=1 after the first cycle, WATCHDOG=1 after the next ones, STOPPING=1 at the end", async () => {
+    // A unix datagram socket as systemd listens on, every message it receives written out.
+    const socket = path.join(tempDir("hop3-notify-"), "notify.sock");
+    const listener = spawn("socat", ["-u", `UNIX-RECV:${socket}`, "-"], { stdio: ["ignore", "pipe", "inherit"] });
+    let received = "";
+    listener.stdout.on("data", (chunk: Buffer) => (received += chunk.toString()));
+    try {
+      await eventually(() => existsSync(socket), 5000, "the notify socket");
+      const e = await exporter({ env: { NOTIFY_SOCKET: socket, WATCHDOG_USEC: "30000000" } });
+      await eventually(() => received.includes("READY=1"), 15_000, "READY=1");
+      // Ready means what /-/ready means: the first cycle is in.
+      expect((await fetch(`${e.url}/-/ready`)).status).toBe(200);
+      expect(received).toContain(`MAINPID=${e.process.pid}`);
+      expect(received).toMatch(/STATUS=\d+ checks: ✓ all OK/);
+      await eventually(() => received.includes("WATCHDOG=1"), 15_000, "WATCHDOG=1");
+      expect(await e.stop()).toBe(0);
+      await eventually(() => received.includes("STOPPING=1"), 10_000, "STOPPING=1");
+    } finally {
+      listener.kill();
+    }
   });
 });
 

@@ -21,6 +21,8 @@ import { createBasicAuth } from "./auth.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { isLoopback, mountProbeApi, recordVerdict } from "./probes.js";
 import { sendJson } from "./router.js";
+import { systemdNotifier } from "./systemd.js";
+import { buildReport, summaryText } from "../report/report.js";
 
 /** At most `cap` connections: past it, the oldest one with no request under way is closed. */
 function capConnections(server: http.Server | https.Server, event: "connection" | "secureConnection", cap: number): void {
@@ -148,6 +150,8 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     await events.append(transitions.map(eventOf));
   };
 
+  const notifier = systemdNotifier(options.env ?? process.env, engine.logger);
+  let readySent = false;
   let running: Promise<void> | null = null;
   let nextDue = 0;
   const cycle = async (): Promise<void> => {
@@ -158,6 +162,13 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       // A cycle cut short by shutdown says nothing about the checks: it is not recorded.
       if (shutdown.signal.aborted) return;
       await publish(state.record(result, identity));
+      // systemd: ready once the first cycle is in, then alive after every cycle that completes.
+      if (notifier) {
+        const status = `${result.outcomes.length} checks: ${summaryText(buildReport(identity, result))}`;
+        if (readySent) notifier.watchdog(status);
+        else notifier.ready(status);
+        readySent = true;
+      }
       engine.logger.debug({ seconds: (Date.now() - started) / 1000, checks: result.outcomes.length }, "check cycle finished");
     } catch (error) {
       engine.logger.error(`check cycle failed: ${errorMessage(error)}`);
@@ -252,6 +263,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     },
     stop: async () => {
       if (shutdown.signal.aborted) return true;
+      notifier?.stopping();
       clearTimeout(timer);
       shutdown.abort();
       // Checks are aborted; a read stuck in the thread pool (a FIFO a plugin opened) is not waited out.
