@@ -17,12 +17,16 @@ const UNKNOWN = 3;
 /** Each command's usage: `hop3-health <command> --help`. */
 const COMMANDS: Record<string, { usage: string; options: string[]; positionals: number }> = {
   serve: {
-    usage: `Usage: hop3-health [--config FILE] serve
+    usage: `Usage: hop3-health [--config FILE] serve [--web.config.file FILE] [--web.listen-address HOST:PORT]
 
 Runs the exporter: every check on a schedule, and over HTTP the status page (/), /metrics,
-/status, /-/healthy, /-/ready, /api/v1/events and POST /api/v1/probes. Stops on SIGTERM or SIGINT.
+/status, /-/healthy, /-/ready, /api/v1/events, POST /api/v1/probes and POST /-/reload.
+Stops on SIGTERM or SIGINT; SIGHUP reloads the configuration.
+  --web.config.file FILE          TLS, client certificates, headers and basic auth from
+                                  exporter-toolkit's YAML, as node_exporter reads it
+  --web.listen-address HOST:PORT  where it listens, over \`listen\` of the configuration
 `,
-    options: [],
+    options: ["web.config.file", "web.listen-address"],
     positionals: 0,
   },
   status: {
@@ -67,7 +71,8 @@ names) and exits: 0 valid, 1 a [checks.<id>] table matches no check of this serv
 const USAGE = `Usage: hop3-health [--config FILE] <command>
 
 Commands:
-  serve                     run the exporter: checks on a schedule, /metrics, /status
+  serve [--web.config.file FILE] [--web.listen-address HOST:PORT]
+                            run the exporter: checks on a schedule, /metrics, /status
   status [--json] [--quiet] [--no-color] [--url URL] [--check ID] [--perfdata]
                             run every check once (or read a running exporter) and print the report
   probe APP [--url URL | --port N] [--path P] [--contains S] [--timeout SECONDS] [--dry-run]
@@ -110,6 +115,8 @@ async function main(argv: string[]): Promise<CommandOutput> {
         timeout: { type: "string" },
         "dry-run": { type: "boolean" },
         check: { type: "string" },
+        "web.config.file": { type: "string" },
+        "web.listen-address": { type: "string" },
         perfdata: { type: "boolean" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
@@ -164,7 +171,7 @@ async function main(argv: string[]): Promise<CommandOutput> {
     }
     default: {
       const { serveUntilSignalled } = await import("./exporter/serve.js");
-      return serveUntilSignalled({ file: values.config });
+      return serveUntilSignalled({ file: values.config, webConfigFile: values["web.config.file"], listenAddress: values["web.listen-address"] });
     }
   }
 }

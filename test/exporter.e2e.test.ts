@@ -2,13 +2,16 @@
 // TLS and basic auth.
 
 import { execFile, spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import https from "node:https";
+import { TLSSocket } from "node:tls";
 import path from "node:path";
 import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it } from "vitest";
-import { makeCertificate } from "./helpers/certs.js";
+import { makeAuthority, makeCertificate } from "./helpers/certs.js";
+import { closedPort } from "./helpers/servers.js";
 import { runCli, tempDir } from "./helpers/cli.js";
 import { controllablePlugin, eventually, metricValue, startExporter, type RunningExporter } from "./helpers/exporter.js";
 
@@ -360,6 +363,78 @@ describe("protection", () => {
     expect(ok.body).toContain("hop3_exporter_build_info");
     // Plain HTTP is not served on a TLS port.
     await expect(fetch(`http://127.0.0.1:${e.port}/-/healthy`)).rejects.toThrow();
+  });
+
+  it("reads exporter-toolkit's web config: client certificates, headers, basic auth, a renewed certificate, --web.listen-address", async () => {
+    const dir = tempDir();
+    const serverCa = await makeAuthority("Server CA");
+    const clientCa = await makeAuthority("Client CA");
+    const stranger = await makeAuthority("Another CA");
+    const serverCert = await makeCertificate({ domain: "localhost", notAfterDays: 30, issuer: serverCa });
+    const client = await makeCertificate({ domain: "prometheus", notAfterDays: 30, issuer: clientCa });
+    const impostor = await makeCertificate({ domain: "prometheus", notAfterDays: 30, issuer: stranger });
+    await writeFile(path.join(dir, "tls.crt"), serverCert.pem);
+    await writeFile(path.join(dir, "tls.key"), serverCert.keyPem);
+    await writeFile(path.join(dir, "clients.pem"), clientCa.cert.toString("pem"));
+    const hash = await bcrypt.hash("scrape-me", 4);
+    // The same file node_exporter reads; relative paths are taken from its folder.
+    await writeFile(
+      path.join(dir, "web.yml"),
+      `tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: clients.pem\n  min_version: TLS12\n` +
+        `http_server_config:\n  headers:\n    Strict-Transport-Security: max-age=31536000\n    X-Frame-Options: deny\nbasic_auth_users:\n  prometheus: ${hash}\n`,
+    );
+    const port = await closedPort();
+    const e = await exporter({ scheme: "https", waitHealthy: false, args: ["--web.config.file", path.join(dir, "web.yml"), "--web.listen-address", `127.0.0.1:${port}`] });
+    const get = (identity: { pem: string; keyPem: string } | null, auth = "prometheus:scrape-me"): Promise<{ status: number; headers: Record<string, unknown>; serial: string }> =>
+      new Promise((resolve, reject) => {
+        const request = https.get(
+          {
+            host: "127.0.0.1",
+            port,
+            path: "/metrics",
+            ca: serverCa.cert.toString("pem"),
+            servername: "localhost",
+            agent: false,
+            ...(identity ? { cert: identity.pem, key: identity.keyPem } : {}),
+            headers: { authorization: `Basic ${Buffer.from(auth).toString("base64")}` },
+          },
+          (res) => {
+            const socket = res.socket;
+            const serial = socket instanceof TLSSocket ? socket.getPeerCertificate().serialNumber : "";
+            res.resume();
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, serial }));
+          },
+        );
+        request.on("error", reject);
+      });
+    const first = await eventually(() => get(client).catch(() => undefined), 20_000, "https with a client certificate");
+    expect(first.status).toBe(200);
+    expect(first.headers).toMatchObject({ "strict-transport-security": "max-age=31536000", "x-frame-options": "deny" });
+    expect((await get(client, "prometheus:wrong")).status).toBe(401);
+    // No client certificate, or one from another CA: no TLS session at all.
+    await expect(get(null)).rejects.toThrow();
+    await expect(get(impostor)).rejects.toThrow();
+
+    // Renewed on disk: new connections get the new certificate, with no restart.
+    const renewed = await makeCertificate({ domain: "localhost", notAfterDays: 90, issuer: serverCa });
+    await writeFile(path.join(dir, "tls.key"), renewed.keyPem);
+    await writeFile(path.join(dir, "tls.crt"), renewed.pem);
+    const newSerial = new X509Certificate(renewed.pem).serialNumber;
+    await eventually(async () => (await get(client)).serial === newSerial, 20_000, "the renewed certificate served");
+    expect(e.logs().some((l) => l.includes("TLS certificate or key changed on disk"))).toBe(true);
+  });
+
+  it("refuses a bad web config file at start, naming the file and key, and never the value of a secret", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, "web.yml");
+    await writeFile(file, "tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  client_auth_type: RequireAndVerifyClientCert\nbasic_auth_users:\n  prometheus: plain-password\n");
+    const e = await exporter({ waitHealthy: false, args: ["--web.config.file", file] });
+    const code = await new Promise<number | null>((resolve) => (e.process.exitCode !== null ? resolve(e.process.exitCode) : e.process.once("close", resolve)));
+    expect(code).toBe(3);
+    const said = e.logs().join("\n");
+    expect(said).toContain(`web config file ${file}: tls_server_config.client_ca_file: client_ca_file is needed to verify client certificates`);
+    expect(said).toContain(`web config file ${file}: basic_auth_users.prometheus: expected a bcrypt hash`);
+    expect(said).not.toContain("plain-password");
   });
 
   it("lets `status --url` give basic auth credentials in the URL", async () => {

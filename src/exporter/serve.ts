@@ -1,17 +1,16 @@
 // `hop3-health serve`: verify the backing services, then run a check cycle every interval
 // (never two at once) and serve the results over HTTP until SIGTERM or SIGINT.
 
-import { readFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type net from "node:net";
 import path from "node:path";
-import tls from "node:tls";
+import type tls from "node:tls";
 import { ConfigError, errorMessage } from "../lib/errors.js";
-import type { Config } from "../config/schema.js";
+import { configSchema } from "../config/schema.js";
+import { buildReport, summaryText } from "../report/report.js";
 import { createEngine, type Engine } from "../engine/engine.js";
 import { EventLog, type HealthEvent } from "../engine/events.js";
-
 import { startAppWatch } from "../engine/reconcile.js";
 import { HealthState, type Transition } from "../engine/state.js";
 import { verifyBackingServices } from "../engine/verify.js";
@@ -22,7 +21,7 @@ import { createMetrics, type Metrics } from "./metrics.js";
 import { isLoopback, mountProbeApi, recordVerdict } from "./probes.js";
 import { sendJson } from "./router.js";
 import { systemdNotifier } from "./systemd.js";
-import { buildReport, summaryText } from "../report/report.js";
+import { clientCertificateAccepted, readWebConfigFile, reloadTlsOnChange, serverTlsOptions, webSettingsOf } from "./web-config.js";
 
 /** At most `cap` connections: past it, the oldest one with no request under way is closed. */
 function capConnections(server: http.Server | https.Server, event: "connection" | "secureConnection", cap: number): void {
@@ -53,6 +52,10 @@ function within(ms: number, work: Promise<unknown>): Promise<boolean> {
 
 export interface ServeOptions {
   file?: string | undefined;
+  /** exporter-toolkit's web configuration (serve --web.config.file). */
+  webConfigFile?: string | undefined;
+  /** serve --web.listen-address: over `listen`. */
+  listenAddress?: string | undefined;
   /** Called as soon as the engine (and its logger) exists, before the exporter listens. */
   onEngine?: (engine: Engine) => void;
   env?: NodeJS.ProcessEnv;
@@ -69,26 +72,6 @@ export interface Exporter {
   reload(): Promise<{ ok: boolean; message: string }>;
   /** Stops; resolves false when a cycle was stuck (a read the thread pool cannot finish) and was left behind. */
   stop(): Promise<boolean>;
-}
-
-/** TLS material, read and checked now: a bad certificate or key refuses the start. */
-function tlsOptions(config: Config, originOf: (keyPath: readonly PropertyKey[]) => string): tls.SecureContextOptions | null {
-  const { tls_cert_file: certFile, tls_key_file: keyFile } = config.web;
-  if (!certFile || !keyFile) return null;
-  const read = (file: string, key: string): Buffer => {
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      throw new ConfigError(`${originOf(["web", key])}: web.${key}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
-    }
-  };
-  const options = { cert: read(certFile, "tls_cert_file"), key: read(keyFile, "tls_key_file") };
-  try {
-    tls.createSecureContext(options);
-  } catch (error) {
-    throw new ConfigError(`${originOf(["web"])}: web.tls_cert_file / web.tls_key_file: not a usable certificate and key (${errorMessage(error)})`);
-  }
-  return options;
 }
 
 function eventOf(transition: Transition): HealthEvent {
@@ -111,8 +94,19 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   let engine = await createEngine({ file: options.file, env: options.env ?? process.env, logFd: 1 });
   options.onEngine?.(engine);
   const { config } = engine;
-  const secure = tlsOptions(config, (keyPath) => engine.loaded.originOf(keyPath));
-  const auth = createBasicAuth(config.web.basic_auth_users);
+  // How it serves: exporter-toolkit's web configuration file when given (one file for every
+  // exporter of the host), else the [web] table. Checked now: a bad one refuses the start.
+  if (options.webConfigFile !== undefined && (config.web.tls_cert_file !== undefined || Object.keys(config.web.basic_auth_users).length > 0)) {
+    throw new ConfigError(`--web.config.file and ${engine.loaded.originOf(["web"])}: [web] TLS or basic auth: give them in one place, not both`);
+  }
+  const web = options.webConfigFile !== undefined ? await readWebConfigFile(options.webConfigFile) : webSettingsOf(config, (keyPath) => engine.loaded.originOf(keyPath));
+  const secure = serverTlsOptions(web);
+  const auth = createBasicAuth(web.users);
+  // --web.listen-address, as node_exporter takes it, over `listen`.
+  const listen = options.listenAddress ?? config.listen;
+  const listenProblem = configSchema.shape.listen.safeParse(listen).error?.issues[0]?.message;
+  if (listenProblem !== undefined) throw new ConfigError(`--web.listen-address ${JSON.stringify(listen)}: ${listenProblem}`);
+  const listenOrigin = options.listenAddress !== undefined ? "--web.listen-address" : engine.loaded.originOf(["listen"]);
 
   const state = new HealthState();
   const events = new EventLog(config.events ?? path.join(config.hop3_root, "hop3-health-events.jsonl"), engine.logger, {
@@ -150,6 +144,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     await events.append(transitions.map(eventOf));
   };
 
+  let stopWatchingTls = (): void => undefined;
   const notifier = systemdNotifier(options.env ?? process.env, engine.logger);
   let readySent = false;
   let running: Promise<void> | null = null;
@@ -264,6 +259,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     stop: async () => {
       if (shutdown.signal.aborted) return true;
       notifier?.stopping();
+      stopWatchingTls();
       clearTimeout(timer);
       shutdown.abort();
       // Checks are aborted; a read stuck in the thread pool (a FIFO a plugin opened) is not waited out.
@@ -301,14 +297,26 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   // the newcomer, so a flood neither takes the checks' file descriptors nor locks out a scrape.
   // A probe request lifts the idle timeout for itself.
   const limits = { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
-  const server = secure ? https.createServer({ ...secure, ...limits }, app.handle) : http.createServer(limits, app.handle);
+  const headers = Object.entries(web.headers);
+  const handle = headers.length === 0 ? app.handle : (req: http.IncomingMessage, res: http.ServerResponse) => {
+    for (const [name, value] of headers) res.setHeader(name, value);
+    app.handle(req, res);
+  };
+  const server = secure ? https.createServer({ ...secure, ...limits }, handle) : http.createServer(limits, handle);
   server.timeout = 30_000;
+  if (secure) {
+    // Client certificate rules beyond Node's two options (one given but not verified, say).
+    server.on("secureConnection", (socket: tls.TLSSocket) => {
+      if (!clientCertificateAccepted(web, socket)) socket.destroy();
+    });
+    stopWatchingTls = reloadTlsOnChange(server as https.Server, web, engine.logger);
+  }
   capConnections(server, secure ? "secureConnection" : "connection", config.web.max_connections);
-  const { host, port } = parseListen(config.listen);
+  const { host, port } = parseListen(listen);
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error: NodeJS.ErrnoException) => {
       const why = error.code === "EADDRINUSE" ? "address already in use" : error.code === "EACCES" ? "permission denied" : error.message;
-      reject(new ConfigError(`${engine.loaded.originOf(["listen"])}: cannot listen on ${config.listen}: ${why}`));
+      reject(new ConfigError(`${listenOrigin}: cannot listen on ${listen}: ${why}`));
     });
     server.listen(port, host, () => resolve());
   });

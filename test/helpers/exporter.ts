@@ -29,6 +29,8 @@ export interface ExporterOptions {
   /** Wait for /-/healthy before returning (default true). */
   waitHealthy?: boolean;
   scheme?: "http" | "https";
+  /** Arguments after `serve`. */
+  args?: string[];
 }
 
 const running = new Set<ChildProcess>();
@@ -49,7 +51,7 @@ export async function startExporter(options: ExporterOptions = {}): Promise<Runn
       (options.config?.includes("[identity]") ? "" : '[identity]\nhostname = "exporter-test"\nip = "203.0.113.9"\nversion = "0.5.0"\n') +
       (options.config?.includes("[checks.disk-usage]") ? "" : "[checks.disk-usage]\nwarn_percent = 99.98\nfail_percent = 99.99\n"),
   );
-  const child = spawn(process.execPath, [CLI, "--config", configFile, "serve"], {
+  const child = spawn(process.execPath, [CLI, "--config", configFile, "serve", ...(options.args ?? [])], {
     env: { PATH: process.env.PATH ?? "/usr/bin:/bin", TMPDIR: os.tmpdir(), ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
