@@ -7,6 +7,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { itemsOf, runCli, type JsonReport } from "./helpers/cli.js";
+import { closedPort } from "./helpers/servers.js";
 import { eventually, metricValue, startExporter, type RunningExporter } from "./helpers/exporter.js";
 import { APP_SECRET, makeHop3Layout, respawn, startAppProcess, type AppProcess, type Layout } from "./helpers/hop3-layout.js";
 
@@ -81,6 +82,22 @@ describe("zero-config status on a Hop3 layout", () => {
     );
     expect(code).toBe(2);
     expect(stdout + stderr).not.toContain(APP_SECRET);
+  });
+
+  it("names a failing database as the cause of the apps its LIVE_ENV ties to it, and only of those that fail", async () => {
+    // PostgreSQL down (nothing listens there); every app of the layout has a DATABASE_URL.
+    const down = await closedPort();
+    const { report } = await status(layout, `[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:${down}/shop"\n`);
+    const items = itemsOf(report);
+    expect(items.postgresql).toMatchObject({ severity: "fail" });
+    expect(items["app:hl-api"]!.cause).toEqual([{ check: "postgresql", name: "PostgreSQL", severity: "fail" }]);
+    // A healthy app gets none, though it uses the same database.
+    expect(items["app:hl-blog"]!.cause).toBeUndefined();
+    const config = path.join(layout.root, "status.toml");
+    const text = await runCli(["--config", config, "status"], { HOP3_ROOT: layout.root });
+    expect(text.stdout).toMatch(/\n {2}hl-api +✗ answered HTTP 503 at \/health .*\(cause: PostgreSQL ✗\)\n/);
+    const quiet = await runCli(["--config", config, "status", "--quiet"], { HOP3_ROOT: layout.root });
+    expect(quiet.stdout).toContain("(cause: PostgreSQL ✗)");
   });
 
   it("takes accept_status from [apps.<name>], never from hop3.toml", async () => {

@@ -16,6 +16,17 @@ export interface CheckOutcome {
   measurements: Measurement[];
   durationSeconds: number;
   finishedAt: Date;
+  /**
+   * Set by the report for a check that is not ok while a service it depends on fails (an app
+   * whose LIVE_ENV names a PostgreSQL that is down): the likely cause, to be fixed first.
+   */
+  causes?: Cause[];
+}
+
+export interface Cause {
+  check: string;
+  name: string;
+  severity: Severity;
 }
 
 export interface SkippedCheck {

@@ -2,6 +2,7 @@
 // `system status --json`.
 
 import type { Severity } from "../health/model.js";
+import type { Cause } from "../health/outcome.js";
 import { isReason, type Reason } from "../health/reasons.js";
 import type { Report } from "./report.js";
 
@@ -21,6 +22,8 @@ export interface JsonReport {
       reason?: Reason;
       details: Record<string, unknown>;
       duration_seconds: number;
+      /** The failing services it depends on, when it is not ok: the likely cause. */
+      cause?: Cause[];
     }>;
   }>;
   generated_at: string;
@@ -42,6 +45,7 @@ export function toJson(report: Report): JsonReport {
         ...(item.reason !== undefined ? { reason: item.reason } : {}),
         details: item.details,
         duration_seconds: Number(item.durationSeconds.toFixed(6)),
+        ...(item.causes ? { cause: item.causes } : {}),
       })),
     })),
     generated_at: report.generatedAt.toISOString(),
@@ -70,6 +74,7 @@ export function fromJson(body: JsonReport): Report {
         measurements: [],
         durationSeconds: item.duration_seconds,
         finishedAt: generatedAt,
+        ...(Array.isArray(item.cause) ? { causes: item.cause } : {}),
       })),
     })),
   };

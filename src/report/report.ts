@@ -3,7 +3,7 @@
 // order their plugins gave them in.
 
 import { SECTIONS, worstSeverity, type Severity } from "../health/model.js";
-import type { CheckOutcome, Cycle, Identity } from "../health/outcome.js";
+import type { Cause, CheckOutcome, Cycle, Identity } from "../health/outcome.js";
 
 export interface ReportSection {
   title: string;
@@ -19,11 +19,24 @@ export interface Report {
 }
 
 export function buildReport(identity: Identity, cycle: Cycle): Report {
+  // Root cause: a check (an app) that publishes hop3_app_dependency{check} and is not ok while that
+  // check is not ok either is shown with it as its cause, so the operator mends the database first.
+  const byId = new Map(cycle.outcomes.map((o) => [o.check, o]));
+  const causesOf = (outcome: CheckOutcome): Cause[] =>
+    outcome.severity === "ok"
+      ? []
+      : outcome.measurements
+          .filter((m) => m.name === "hop3_app_dependency" && m.value === 1)
+          .map((m) => byId.get(m.labels?.check ?? ""))
+          .filter((dependency): dependency is CheckOutcome => dependency !== undefined && dependency.severity !== "ok")
+          .map((dependency) => ({ check: dependency.check, name: dependency.name, severity: dependency.severity }));
   const bySection = new Map<string, CheckOutcome[]>();
   for (const outcome of cycle.outcomes) {
+    const causes = causesOf(outcome);
+    const item = causes.length > 0 ? { ...outcome, causes } : outcome;
     const items = bySection.get(outcome.section);
-    if (items) items.push(outcome);
-    else bySection.set(outcome.section, [outcome]);
+    if (items) items.push(item);
+    else bySection.set(outcome.section, [item]);
   }
   const known = SECTIONS as readonly string[];
   const titles = [...known.filter((t) => bySection.has(t)), ...[...bySection.keys()].filter((t) => !known.includes(t))];
@@ -60,6 +73,11 @@ export function summaryText(report: Report): string {
   if (report.counts.fail > 0) parts.push(plural(report.counts.fail, "failure"));
   if (report.counts.warn > 0) parts.push(plural(report.counts.warn, "warning"));
   return `${SYMBOLS[report.overall]} ${parts.join(", ")}`;
+}
+
+/** " (cause: PostgreSQL ✗)", after the detail of a check whose dependency fails; "" otherwise. */
+export function causeText(item: CheckOutcome): string {
+  return item.causes?.length ? ` (cause: ${item.causes.map((c) => `${c.name} ${SYMBOLS[c.severity]}`).join(", ")})` : "";
 }
 
 export function identityLine(identity: Identity): string {
