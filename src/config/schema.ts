@@ -1,6 +1,7 @@
 // The configuration file's shape, its defaults, and the environment variables over it.
 
 import { z } from "#zod";
+import { parseDuration } from "../lib/duration.js";
 
 // Each schema parses a handful of tables once: compiling a fast path for it (zod's default) costs more than it saves.
 z.config({ jitless: true });
@@ -39,6 +40,16 @@ const listenAddress = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*):\d{1,5}$/, { error: 'expected "host:port", such as "0.0.0.0:9483"' })
   .refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65535, { error: "port must be at most 65535" });
+
+/** "24h", "30m", "1h30m" (as Prometheus writes durations). */
+const durationSetting = z.string().transform((text, ctx): number => {
+  const seconds = parseDuration(text);
+  if (seconds === undefined) {
+    ctx.addIssue({ code: "custom", message: 'expected a duration such as "30m", "24h" or "1h30m"' });
+    return z.NEVER;
+  }
+  return seconds;
+});
 
 export const configSchema = z.strictObject({
   hop3_root: z.string().min(1).default(DEFAULTS.hop3_root),
@@ -107,6 +118,16 @@ export const configSchema = z.strictObject({
     .default({}),
   /** Seconds between two scans of the apps' vassals, processes and ports (0: no scan between cycles). */
   app_scan_interval: z.number({ error: "expected a number of seconds" }).min(0).max(MAX_SECONDS).default(DEFAULTS.app_scan_interval),
+  /**
+   * Jobs that report in (POST /api/v1/heartbeats/<id>): a check heartbeat:<id> each, failing when
+   * a beat is later than `every` + `grace` or reported a failure.
+   */
+  heartbeats: z
+    .record(
+      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: "expected an id of letters, digits, . _ or -" }),
+      z.strictObject({ every: durationSetting, grace: durationSetting.optional() }),
+    )
+    .default({}),
   probes: z
     .strictObject({
       /** Hosts besides loopback that deploy probes may be sent to. */

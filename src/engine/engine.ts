@@ -14,7 +14,9 @@ import { createLogger, type Logger } from "../lib/logger.js";
 import { discoverChecks } from "./discovery.js";
 import { gatherIdentity } from "./identity.js";
 import { loadPlugins, type LoadedPlugin, type PluginFailure } from "./plugins.js";
+import path from "node:path";
 import { errorMessage } from "../lib/errors.js";
+import { HeartbeatStore } from "./heartbeats.js";
 import { runCycle } from "./runner.js";
 
 export interface Engine {
@@ -33,6 +35,8 @@ export interface Engine {
   /** One cycle of the given checks, with this configuration's settings and bounds. */
   run(checks: readonly HealthCheck[], signal?: AbortSignal): Promise<Cycle>;
   identity(): Promise<Identity>;
+  /** The jobs' beats, which POST /api/v1/heartbeats/<id> records. */
+  heartbeats: HeartbeatStore;
   /** Severities known from before this process started (the event log), for checks with memory. */
   restoreSeverities(severities: ReadonlyMap<string, Severity>): void;
 }
@@ -70,6 +74,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     (keyPath) => loaded.originOf(keyPath),
   );
 
+  const heartbeats = new HeartbeatStore(path.join(path.dirname(eventsFileOf(config)), "hop3-health-heartbeats.json"), redact);
+  heartbeats.load(Object.keys(config.heartbeats));
   const knownSeverities = new Map<string, Severity>();
   const context: PluginContext = {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed view of a validated table
@@ -83,6 +89,8 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     allowedHosts: config.probes.allowed_hosts,
     lastKnownSeverity: (id) => knownSeverities.get(id),
     withServer: keyedLimiter(config.connections_per_server),
+    heartbeats: config.heartbeats,
+    beats: heartbeats,
     discovered: (id) => {
       const found = discovered.get(id);
       return found && { from: found.from, ...(found.passwordFrom ? { passwordFrom: found.passwordFrom } : {}), ...(found.problem ? { problem: found.problem } : {}) };
@@ -124,6 +132,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     discover,
     run,
     runCycle: async (signal) => run(await discover(), signal),
+    heartbeats,
     identity: () => gatherIdentity(config.hop3_root, config.identity),
     restoreSeverities: (severities) => {
       for (const [id, severity] of severities) knownSeverities.set(id, severity);
@@ -178,4 +187,9 @@ let strayErrorCount = 0;
 /** Stray errors contained since start. */
 export function strayErrors(): number {
   return strayErrorCount;
+}
+
+/** The event log's file: `events`, else HOP3_ROOT/hop3-health-events.jsonl. The heartbeats file lives beside it. */
+export function eventsFileOf(config: Config): string {
+  return config.events ?? path.join(config.hop3_root, "hop3-health-events.jsonl");
 }

@@ -60,7 +60,7 @@ export interface Router {
 }
 
 /**
- * Routes by exact path. HEAD is answered as GET (Node leaves the body out); a known path asked
+ * Routes by exact path, or by prefix for a path ending in "/*". HEAD is answered as GET (Node leaves the body out); a known path asked
  * with another method gets 405 and Allow. `before` runs first (basic auth) and may answer itself.
  */
 export function createRouter(options: { before?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>; notFound: string }): Router {
@@ -84,7 +84,8 @@ export function createRouter(options: { before?: (req: IncomingMessage, res: Ser
       sendText(res, 400, "Bad request target.\n");
       return;
     }
-    const byMethod = routes.get(url.pathname);
+    // Exact paths first, then "/prefix/*" routes (the handler reads the rest from url.pathname).
+    const byMethod = routes.get(url.pathname) ?? [...routes].find(([route]) => route.endsWith("/*") && url.pathname.startsWith(route.slice(0, -1)))?.[1];
     if (!byMethod) {
       sendText(res, 404, options.notFound);
       return;

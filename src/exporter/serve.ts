@@ -4,12 +4,11 @@
 import http from "node:http";
 import https from "node:https";
 import type net from "node:net";
-import path from "node:path";
 import type tls from "node:tls";
 import { ConfigError, errorMessage } from "../lib/errors.js";
 import { configSchema } from "../config/schema.js";
 import { buildReport, summaryText } from "../report/report.js";
-import { createEngine, type Engine } from "../engine/engine.js";
+import { createEngine, eventsFileOf, type Engine } from "../engine/engine.js";
 import { EventLog, type HealthEvent } from "../engine/events.js";
 import { startAppWatch } from "../engine/reconcile.js";
 import { HealthState, type Transition } from "../engine/state.js";
@@ -109,11 +108,12 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   const listenOrigin = options.listenAddress !== undefined ? "--web.listen-address" : engine.loaded.originOf(["listen"]);
 
   const state = new HealthState();
-  const events = new EventLog(config.events ?? path.join(config.hop3_root, "hop3-health-events.jsonl"), engine.logger, {
+  const events = new EventLog(eventsFileOf(config), engine.logger, {
     maxBytes: config.events_max_bytes,
     keep: config.events_keep,
     redact: engine.redact,
   });
+  keepHeartbeats(engine);
   const known = await events.open();
   state.restore(known);
   engine.restoreSeverities(known);
@@ -171,16 +171,17 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   };
 
   /** Runs the checks of these apps now, between cycles, and publishes what they say. */
-  const recheckApps = (apps: readonly string[]): Promise<void> =>
+  /** Runs some checks of one plugin now, between cycles (an app that went down, a job that reported in), and publishes what they say. */
+  const recheck = (plugin: string, ids: ReadonlySet<string>): Promise<void> =>
     exclusively(async () => {
       if (!state.lastCycle) return;
-      const ids = new Set(apps.map((app) => `app:${app}`));
-      // Only the apps plugin is asked: certificates and the rest are not read again for an app's change.
-      const checks = (await engine.discover("apps")).filter((check) => ids.has(check.id));
+      // Only that plugin is asked: certificates and the rest are not read again for an app's change.
+      const checks = (await engine.discover(plugin)).filter((check) => ids.has(check.id));
       const result = await engine.run(checks, shutdown.signal);
       if (shutdown.signal.aborted) return;
       await publish(state.recordSome(ids, result.outcomes, result.skipped));
-    }).catch((error: unknown) => engine.logger.error(`app re-check failed: ${errorMessage(error)}`));
+    }).catch((error: unknown) => engine.logger.error(`re-check of ${[...ids].join(", ")} failed: ${errorMessage(error)}`));
+  const recheckApps = (apps: readonly string[]): Promise<void> => recheck("apps", new Set(apps.map((app) => `app:${app}`)));
 
   const watchApps = (): ReturnType<typeof startAppWatch> =>
     startAppWatch({
@@ -222,6 +223,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       if (JSON.stringify(next.config.web) !== JSON.stringify(config.web)) kept.push("web");
       next.restoreSeverities(new Map([...state.outcomes].map(([id, o]) => [id, o.severity])));
       engine = next;
+      keepHeartbeats(engine);
       await appWatch.stop();
       appWatch = watchApps();
       await appWatch.scan();
@@ -283,6 +285,32 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     auth,
   });
   mountProbeApi(app, { engine: () => engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal });
+  // A job reports in: POST (or, for curl in a crontab, GET) /api/v1/heartbeats/<id>, with
+  // ?status=fail&message=... for a failure. Only configured ids; from this host unless basic auth is on.
+  const beat = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => {
+    if (auth === null && !isLoopback(req.socket.remoteAddress)) {
+      sendJson(res, 403, { error: "heartbeats may only be sent from this host (or turn basic auth on)" });
+      return;
+    }
+    const id = decodeURIComponent(url.pathname.slice("/api/v1/heartbeats/".length));
+    const configured = Object.keys(engine.config.heartbeats);
+    if (!configured.includes(id)) {
+      sendJson(res, 404, { error: `no heartbeat ${JSON.stringify(id)} is configured${configured.length > 0 ? ` (configured: ${configured.join(", ")})` : " ([heartbeats.<id>] in the config)"}` });
+      return;
+    }
+    const status = url.searchParams.get("status") ?? "ok";
+    if (status !== "ok" && status !== "fail") {
+      sendJson(res, 400, { error: `status=${JSON.stringify(status)}: expected ok or fail` });
+      return;
+    }
+    const recorded = engine.heartbeats.record(id, status === "ok", url.searchParams.get("message") ?? undefined);
+    engine.logger[recorded.ok ? "info" : "warn"]({ heartbeat: id, ok: recorded.ok }, `heartbeat ${id}: ${recorded.ok ? "reported in" : "reported a failure"}${recorded.message ? `: ${recorded.message}` : ""}`);
+    sendJson(res, 200, { heartbeat: id, ...recorded });
+    // Seen at once, not at the next cycle.
+    void recheck("heartbeats", new Set([`heartbeat:${id}`]));
+  };
+  app.post("/api/v1/heartbeats/*", beat);
+  app.get("/api/v1/heartbeats/*", beat);
   app.post("/-/reload", async (req, res) => {
     // As the probe API: from this host, or from anyone who passed basic auth.
     if (auth === null && !isLoopback(req.socket.remoteAddress)) {
@@ -334,6 +362,16 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
 
   startCycle();
   return exporter;
+}
+
+/** Writes the heartbeats file at start, so that "watched since" outlives a restart; a file it may not write is said once. */
+function keepHeartbeats(engine: Engine): void {
+  if (Object.keys(engine.config.heartbeats).length === 0) return;
+  try {
+    engine.heartbeats.persist();
+  } catch (error) {
+    engine.logger.warn(`heartbeats file ${engine.heartbeats.file} cannot be written (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}): beats are kept in memory only`);
+  }
 }
 
 function exitHard(): never {

@@ -1,6 +1,7 @@
 // The health model: what a check is, what it returns, and how severities order.
 // No I/O here; everything else in hop3-health is built on these types.
 
+import type { HeartbeatStore } from "../engine/heartbeats.js";
 import type { Logger } from "../lib/logger.js";
 import type { z } from "#zod";
 
@@ -74,6 +75,7 @@ export const SECTIONS = [
   "Configuration",
   "Certificates",
   "Apps",
+  "Jobs",
 ] as const;
 
 export interface HealthCheck {
@@ -138,6 +140,10 @@ export interface PluginContext {
    * at once, and a server is not met by a herd. Waiting ends when `signal` aborts.
    */
   withServer<T>(server: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** `[heartbeats.<id>]` of the config: seconds between beats, and the grace after one is due. */
+  heartbeats: Record<string, { every: number; grace?: number | undefined }>;
+  /** The jobs' last beats, when each was first watched, and why they cannot be read, if so. */
+  beats: Pick<HeartbeatStore, "last" | "watchedSince" | "problem">;
 }
 
 /** hop3-health's own settings for an app, from `[apps.<name>]` of its config. */

@@ -28,6 +28,8 @@ export const REASONS = [
   "config",
   /** Running out: disk space, connections. */
   "capacity",
+  /** A job that did not report in on time (a heartbeat). */
+  "late",
   /** Anything else: a check that raised, an answer nobody expected. */
   "error",
 ] as const;
