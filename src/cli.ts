@@ -57,6 +57,19 @@ Exit codes: 0 the app answered, 2 it did not, 3 bad input.
     options: ["url", "port", "path", "contains", "timeout", "dry-run"],
     positionals: 1,
   },
+  maintenance: {
+    usage: `Usage: hop3-health [--config FILE] maintenance start CHECK --for DURATION [--reason TEXT]
+       hop3-health [--config FILE] maintenance list
+       hop3-health [--config FILE] maintenance end CHECK
+
+A maintenance window: the check (disk-usage, postgresql, app:NAME...) still runs and shows,
+marked "in maintenance until ...", and the shipped alert rules do not page for it until the
+window ends, by itself or with "end". DURATION as Prometheus writes it: 30m, 2h, 1h30m (at most 30d).
+An app is in maintenance by itself while its deploy probe runs.
+`,
+    options: ["for", "reason"],
+    positionals: 2,
+  },
   "check-config": {
     usage: `Usage: hop3-health check-config [FILE]
 
@@ -77,6 +90,8 @@ Commands:
                             run every check once (or read a running exporter) and print the report
   probe APP [--url URL | --port N] [--path P] [--contains S] [--timeout SECONDS] [--dry-run]
                             the deploy-time startup probe of an app's health endpoint
+  maintenance start CHECK --for DURATION [--reason TEXT] | list | end CHECK
+                            maintenance windows: the check runs and shows, and does not page
   check-config [FILE]       validate a config file and exit
 
   hop3-health <command> --help   a command's own usage
@@ -115,6 +130,8 @@ async function main(argv: string[]): Promise<CommandOutput> {
         timeout: { type: "string" },
         "dry-run": { type: "boolean" },
         check: { type: "string" },
+        for: { type: "string" },
+        reason: { type: "string" },
         "web.config.file": { type: "string" },
         "web.listen-address": { type: "string" },
         perfdata: { type: "boolean" },
@@ -154,6 +171,18 @@ async function main(argv: string[]): Promise<CommandOutput> {
         ...(values.check !== undefined ? { check: values.check } : {}),
         perfdata: Boolean(values.perfdata),
       });
+    }
+    case "maintenance": {
+      const [action, check] = rest;
+      if (action !== "start" && action !== "end" && action !== "list") {
+        throw new UsageError(`maintenance: ${action === undefined ? "start, list or end?" : `unknown action "${action}"${didYouMean(action, ["start", "list", "end"])}`}`, spec.usage);
+      }
+      if (action === "list" && check !== undefined) throw new UsageError(`maintenance list: unexpected argument "${check}"`, spec.usage);
+      if (action !== "list" && check === undefined) throw new UsageError(`maintenance ${action}: which check? (disk-usage, app:NAME, ...)`, spec.usage);
+      if (action !== "start" && (values.for !== undefined || values.reason !== undefined)) throw new UsageError(`maintenance ${action} takes no --for or --reason`, spec.usage);
+      if (action === "start" && values.for === undefined) throw new UsageError("maintenance start: how long? --for 30m", spec.usage);
+      const { maintenance } = await import("./commands/maintenance.js");
+      return maintenance({ action, ...(check !== undefined ? { check } : {}), ...(values.for !== undefined ? { for: values.for } : {}), ...(values.reason !== undefined ? { reason: values.reason } : {}) }, { config: values.config });
     }
     case "check-config": {
       const { checkConfig } = await import("./commands/check-config.js");

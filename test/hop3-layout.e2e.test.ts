@@ -173,7 +173,16 @@ describe("serve on a Hop3 layout", () => {
     await respawn(layout, "hl-deploy");
     app = await run(layout, "hl-deploy", "web", "starting", { DELAY: "2" });
     const metrics = async (): Promise<string> => (await fetch(`${exporter!.url}/metrics`)).text();
+    // While the probe runs, the app is in maintenance by itself: the rules do not page for it.
+    const during = await eventually(
+      async () => itemsOf((await (await fetch(`${exporter!.url}/status`)).json()) as JsonReport)["app:hl-deploy"]?.maintenance,
+      10_000,
+      "hl-deploy in maintenance while it deploys",
+    );
+    expect(during.reason).toBe("deploy: startup probe running");
+    await eventually(async () => metricValue(await metrics(), "hop3_health_maintenance", { check: "app:hl-deploy" }) === 1, 10_000, "hop3_health_maintenance 1 during the deploy");
     await eventually(async () => metricValue(await metrics(), "hop3_deploy_probe_total", { app: "hl-deploy", result: "success" }) === 1, 20_000, "the deploy probe to succeed");
+    await eventually(async () => metricValue(await metrics(), "hop3_health_maintenance", { check: "app:hl-deploy" }) === 0, 10_000, "no maintenance once deployed");
     const events = await eventsOf("hl-deploy");
     const probe = events.find((e) => e.kind === "probe");
     expect(probe).toMatchObject({ origin: "deploy", result: "success" });

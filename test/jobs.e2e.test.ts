@@ -66,3 +66,47 @@ describe("heartbeats", () => {
     await eventually(async () => itemsOf(await report(again))["heartbeat:backups"]?.detail.startsWith("reported a failure"), 15_000, "the failure remembered");
   });
 });
+
+describe("maintenance windows", () => {
+  it("keep a failing check running and shown, marked, published as hop3_health_maintenance, across a restart, until they end", async () => {
+    // A disk over any threshold: failing.
+    const failingDisk = "[checks.disk-usage]\nwarn_percent = 0.01\nfail_percent = 0.02\n";
+    exporter = await startExporter({ config: failingDisk });
+    const e = exporter;
+    const cli = (...args: string[]) => runCli(["--config", e.configFile, "maintenance", ...args]);
+    const maintained = async (server: RunningExporter) => metricValue(await (await fetch(`${server.url}/metrics`)).text(), "hop3_health_maintenance", { check: "disk-usage" });
+    await eventually(async () => (await maintained(e)) === 0, 15_000, "disk-usage published, not in maintenance");
+
+    const started = await cli("start", "disk-usage", "--for", "30m", "--reason", "resizing the volume");
+    expect(started.code).toBe(0);
+    expect(started.stdout).toMatch(/^disk-usage in maintenance for 30m, until \d{4}-\d\d-\d\d \d\d:\d\d UTC: resizing the volume\n$/);
+    await eventually(async () => (await maintained(e)) === 1, 15_000, "hop3_health_maintenance 1");
+    const item = itemsOf(await report(e))["disk-usage"]!;
+    expect(item.severity).toBe("fail");
+    expect(item.maintenance).toMatchObject({ reason: "resizing the volume" });
+    const text = await runCli(["--config", e.configFile, "status"]);
+    expect(text.stdout).toMatch(/Disk usage +✗ .* \[in maintenance until \d{4}-\d\d-\d\d \d\d:\d\d UTC: resizing the volume\]\n/);
+    expect((await cli("list")).stdout).toMatch(/^disk-usage {2}until .* UTC {2}resizing the volume\n$/);
+
+    // Bad input: an unknown check, a duration that is not one.
+    expect(await cli("start", "disk-usag", "--for", "30m")).toMatchObject({ code: 3, stderr: "hop3-health: no check disk-usag on this server — did you mean disk-usage?\n" });
+    expect((await cli("start", "disk-usage", "--for", "soon")).code).toBe(3);
+
+    // A restart keeps it.
+    expect(await e.stop()).toBe(0);
+    exporter = await startExporter({ root: e.root, config: failingDisk });
+    const again = exporter;
+    await eventually(async () => (await maintained(again)) === 1, 15_000, "still in maintenance after a restart");
+
+    // The API ends it; one opened for three seconds ends by itself.
+    const post = (body: unknown) => fetch(`${again.url}/api/v1/maintenance`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    expect(await (await post({ check: "disk-usage", end: true })).json()).toEqual({ check: "disk-usage", ended: true });
+    await eventually(async () => (await maintained(again)) === 0, 15_000, "maintenance ended");
+    expect((await post({ check: "disk-usag", for_seconds: 60 })).status).toBe(404);
+    expect((await post({ check: "disk-usage" })).status).toBe(400);
+    expect((await post({ check: "disk-usage", for_seconds: 3, reason: "a blip" })).status).toBe(200);
+    await eventually(async () => (await maintained(again)) === 1, 3000, "a three-second window");
+    await eventually(async () => (await maintained(again)) === 0, 15_000, "the window ended by itself");
+    expect((await (await fetch(`${again.url}/api/v1/maintenance`)).json())).toEqual({ windows: [] });
+  });
+});

@@ -43,11 +43,11 @@ async function localReport(file: string | undefined, check: string | undefined):
   const { createEngine } = await import("../engine/engine.js");
   const engine = await createEngine({ file, logLevel: "warn" });
   const identity = engine.identity();
-  if (check === undefined) return buildReport(await identity, await engine.runCycle());
+  if (check === undefined) return buildReport(await identity, await engine.runCycle(), engine.maintenanceNow());
   const checks = await engine.discover();
   const wanted = checks.filter((c) => c.id === check);
   if (wanted.length === 0) throw new InputError(`no check ${check} on this server${didYouMean(check, checks.map((c) => c.id))}`);
   const cycle = await engine.run(wanted);
   if (cycle.outcomes.length === 0) throw new InputError(`${check} is not configured on this server: it would be skipped`);
-  return buildReport(await identity, cycle);
+  return buildReport(await identity, cycle, engine.maintenanceNow());
 }

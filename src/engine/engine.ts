@@ -17,6 +17,8 @@ import { loadPlugins, type LoadedPlugin, type PluginFailure } from "./plugins.js
 import path from "node:path";
 import { errorMessage } from "../lib/errors.js";
 import { HeartbeatStore } from "./heartbeats.js";
+import { MaintenanceStore, type Window } from "./maintenance.js";
+import { deploys } from "./reconcile.js";
 import { runCycle } from "./runner.js";
 
 export interface Engine {
@@ -35,6 +37,10 @@ export interface Engine {
   /** One cycle of the given checks, with this configuration's settings and bounds. */
   run(checks: readonly HealthCheck[], signal?: AbortSignal): Promise<Cycle>;
   identity(): Promise<Identity>;
+  /** Maintenance windows opened by hand (hop3-health maintenance, POST /api/v1/maintenance). */
+  maintenance: MaintenanceStore;
+  /** The windows open now: those opened by hand, and every app whose deploy probe is running. */
+  maintenanceNow(): Map<string, Window>;
   /** The jobs' beats, which POST /api/v1/heartbeats/<id> records. */
   heartbeats: HeartbeatStore;
   /** Severities known from before this process started (the event log), for checks with memory. */
@@ -76,6 +82,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
 
   const heartbeats = new HeartbeatStore(path.join(path.dirname(eventsFileOf(config)), "hop3-health-heartbeats.json"), redact);
   heartbeats.load(Object.keys(config.heartbeats));
+  const maintenance = new MaintenanceStore(path.join(path.dirname(eventsFileOf(config)), "hop3-health-maintenance.json"));
   const knownSeverities = new Map<string, Severity>();
   const context: PluginContext = {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed view of a validated table
@@ -133,6 +140,17 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     run,
     runCycle: async (signal) => run(await discover(), signal),
     heartbeats,
+    maintenance,
+    maintenanceNow: () => {
+      const open = maintenance.current();
+      // No page during a deploy: the app is in maintenance while its startup probe runs.
+      for (const [app, deploy] of deploys) {
+        if (deploy.finishedAt !== undefined || open.has(`app:${app}`)) continue;
+        const until = new Date(deploy.startedAt + deploy.window * 1000).toISOString();
+        open.set(`app:${app}`, { check: `app:${app}`, until, reason: "deploy: startup probe running", started: new Date(deploy.startedAt).toISOString() });
+      }
+      return open;
+    },
     identity: () => gatherIdentity(config.hop3_root, config.identity),
     restoreSeverities: (severities) => {
       for (const [id, severity] of severities) knownSeverities.set(id, severity);

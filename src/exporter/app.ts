@@ -18,6 +18,8 @@ export interface AppOptions {
   /** The interval and the default per-check timeout now (a reload may change them): how late a cycle may be before /-/ready says 503. */
   timing(): { intervalSeconds: number; timeoutSeconds: number };
   auth: BasicAuth | null;
+  /** The maintenance windows open now, by check. */
+  maintenance(): ReadonlyMap<string, { until: string; reason: string }>;
 }
 
 const NOT_FOUND = "Not found. Try /, /metrics, /status, /-/healthy, /-/ready, /api/v1/events, POST /api/v1/probes or POST /-/reload.\n";
@@ -39,7 +41,7 @@ export function createApp(options: AppOptions): Router {
 
   const report = (): Report | null => {
     const cycle = state.currentCycle();
-    return cycle && state.identity ? buildReport(state.identity, cycle) : null;
+    return cycle && state.identity ? buildReport(state.identity, cycle, options.maintenance()) : null;
   };
 
   app.get("/metrics", async (_req, res) => {

@@ -41,7 +41,10 @@ export interface Metrics {
   reloaded(ok: boolean, intervalSeconds: number): void;
 }
 
-export function createMetrics(state: HealthState, options: { intervalSeconds: number; logger: Logger; tls?: boolean }): Metrics {
+export function createMetrics(
+  state: HealthState,
+  options: { intervalSeconds: number; logger: Logger; tls?: boolean; maintenance?: () => ReadonlyMap<string, unknown> },
+): Metrics {
   let intervalSeconds = options.intervalSeconds;
   const registry = new Registry();
   const processRegistry = new Registry();
@@ -120,6 +123,17 @@ export function createMetrics(state: HealthState, options: { intervalSeconds: nu
     registers,
     collect() {
       this.set(intervalSeconds);
+    },
+  });
+  new Gauge({
+    name: "hop3_health_maintenance",
+    help: "1 while the check is in a maintenance window (opened by hand, or an app's deploy probe running): the shipped rules do not page for it.",
+    labelNames: ["check"],
+    registers,
+    collect() {
+      this.reset();
+      const open = options.maintenance?.() ?? new Map<string, unknown>();
+      for (const check of state.outcomes.keys()) this.set({ check }, open.has(check) ? 1 : 0);
     },
   });
   // As Prometheus says it of itself: the configuration loaded at start counts as a successful load.

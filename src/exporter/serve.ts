@@ -18,7 +18,10 @@ import { createApp } from "./app.js";
 import { createBasicAuth } from "./auth.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { isLoopback, mountProbeApi, recordVerdict } from "./probes.js";
-import { sendJson } from "./router.js";
+import { readJson, sendJson } from "./router.js";
+import { MAX_WINDOW_SECONDS } from "../engine/maintenance.js";
+import { didYouMean } from "../lib/suggest.js";
+import { z } from "#zod";
 import { systemdNotifier } from "./systemd.js";
 import { clientCertificateAccepted, readWebConfigFile, reloadTlsOnChange, serverTlsOptions, webSettingsOf } from "./web-config.js";
 
@@ -117,7 +120,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   const known = await events.open();
   state.restore(known);
   engine.restoreSeverities(known);
-  const metrics = createMetrics(state, { intervalSeconds: config.interval, logger: engine.logger, tls: secure !== null });
+  const metrics = createMetrics(state, { intervalSeconds: config.interval, logger: engine.logger, tls: secure !== null, maintenance: () => engine.maintenanceNow() });
   // Who this server is, from the start: hop3_server_info and the boot time need no cycle.
   state.setIdentity(await engine.identity());
 
@@ -282,6 +285,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     metrics,
     events,
     timing: () => ({ intervalSeconds: engine.config.interval, timeoutSeconds: engine.config.timeout }),
+    maintenance: () => engine.maintenanceNow(),
     auth,
   });
   mountProbeApi(app, { engine: () => engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal });
@@ -311,6 +315,38 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   };
   app.post("/api/v1/heartbeats/*", beat);
   app.get("/api/v1/heartbeats/*", beat);
+  // Maintenance windows: GET lists the open ones; POST {"check", "for_seconds", "reason"} opens one,
+  // {"check", "end": true} ends it. From this host unless basic auth is on, as the probe API.
+  app.get("/api/v1/maintenance", (_req, res) => sendJson(res, 200, { windows: [...engine.maintenanceNow().values()] }));
+  app.post("/api/v1/maintenance", async (req, res) => {
+    if (auth === null && !isLoopback(req.socket.remoteAddress)) {
+      sendJson(res, 403, { error: "maintenance windows may only be opened from this host (or turn basic auth on)" });
+      return;
+    }
+    const parsed = maintenanceBody.safeParse(await readJson(req, 16 * 1024));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      sendJson(res, 400, { error: `${issue?.path.length ? `${issue.path.map(String).join(".")}: ` : ""}${issue?.message ?? "bad request"}` });
+      return;
+    }
+    const body = parsed.data;
+    const known = (await engine.discover()).map((c) => c.id);
+    if (!known.includes(body.check)) {
+      sendJson(res, 404, { error: `no check ${body.check} on this server${didYouMean(body.check, known)}` });
+      return;
+    }
+    if (body.end) {
+      const ended = engine.maintenance.end(body.check);
+      metrics.invalidate();
+      engine.logger.info({ check: body.check }, `maintenance of ${body.check} ${ended ? "ended" : "was not open"}`);
+      sendJson(res, 200, { check: body.check, ended });
+      return;
+    }
+    const window = engine.maintenance.start(body.check, body.for_seconds!, body.reason ?? "");
+    metrics.invalidate();
+    engine.logger.info({ check: body.check, until: window.until }, `maintenance of ${body.check} until ${window.until}${window.reason ? `: ${window.reason}` : ""}`);
+    sendJson(res, 200, window);
+  });
   app.post("/-/reload", async (req, res) => {
     // As the probe API: from this host, or from anyone who passed basic auth.
     if (auth === null && !isLoopback(req.socket.remoteAddress)) {
@@ -363,6 +399,15 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   startCycle();
   return exporter;
 }
+
+const maintenanceBody = z
+  .strictObject({
+    check: z.string({ error: "check is required" }).min(1),
+    for_seconds: z.number().positive().max(MAX_WINDOW_SECONDS).optional(),
+    reason: z.string().max(500).optional(),
+    end: z.literal(true).optional(),
+  })
+  .refine((b) => (b.end === true) !== (b.for_seconds !== undefined), { error: 'give for_seconds to open a window, or "end": true to end one' });
 
 /** Writes the heartbeats file at start, so that "watched since" outlives a restart; a file it may not write is said once. */
 function keepHeartbeats(engine: Engine): void {

@@ -21,6 +21,8 @@ export interface CheckOutcome {
    * whose LIVE_ENV names a PostgreSQL that is down): the likely cause, to be fixed first.
    */
   causes?: Cause[];
+  /** Set by the report while the check is in a maintenance window: it still runs and shows, and does not page. */
+  maintenance?: { until: string; reason: string };
 }
 
 export interface Cause {

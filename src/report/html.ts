@@ -2,7 +2,7 @@
 // refreshing itself every check interval.
 
 import type { Severity } from "../health/model.js";
-import { causeText, identityLine, summaryText, SYMBOLS, type Report } from "./report.js";
+import { afterDetail, identityLine, summaryText, SYMBOLS, type Report } from "./report.js";
 
 const COLOURS: Record<Severity, string> = { ok: "#1a7f37", warn: "#9a6700", fail: "#cf222e" };
 
@@ -28,7 +28,7 @@ export function renderHtml(report: Report | null, options: { refreshSeconds: num
 ${section.items
   .map(
     (item) =>
-      `    <tr class="${item.severity}" data-check="${escape(item.check)}"><th scope="row">${escape(item.name)}</th><td class="symbol" title="${item.severity}">${SYMBOLS[item.severity]}</td><td>${escape(item.detail + causeText(item))}</td></tr>`,
+      `    <tr class="${item.severity}" data-check="${escape(item.check)}"><th scope="row">${escape(item.name)}</th><td class="symbol" title="${item.severity}">${SYMBOLS[item.severity]}</td><td>${escape(item.detail + afterDetail(item))}</td></tr>`,
   )
   .join("\n")}
   </table>

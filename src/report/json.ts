@@ -24,6 +24,8 @@ export interface JsonReport {
       duration_seconds: number;
       /** The failing services it depends on, when it is not ok: the likely cause. */
       cause?: Cause[];
+      /** While it is in a maintenance window: until when, and why. */
+      maintenance?: { until: string; reason: string };
     }>;
   }>;
   generated_at: string;
@@ -46,6 +48,7 @@ export function toJson(report: Report): JsonReport {
         details: item.details,
         duration_seconds: Number(item.durationSeconds.toFixed(6)),
         ...(item.causes ? { cause: item.causes } : {}),
+        ...(item.maintenance ? { maintenance: item.maintenance } : {}),
       })),
     })),
     generated_at: report.generatedAt.toISOString(),
@@ -75,6 +78,7 @@ export function fromJson(body: JsonReport): Report {
         durationSeconds: item.duration_seconds,
         finishedAt: generatedAt,
         ...(Array.isArray(item.cause) ? { causes: item.cause } : {}),
+        ...(item.maintenance ? { maintenance: item.maintenance } : {}),
       })),
     })),
   };

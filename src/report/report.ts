@@ -18,7 +18,7 @@ export interface Report {
   generatedAt: Date;
 }
 
-export function buildReport(identity: Identity, cycle: Cycle): Report {
+export function buildReport(identity: Identity, cycle: Cycle, maintenance: ReadonlyMap<string, { until: string; reason: string }> = new Map()): Report {
   // Root cause: a check (an app) that publishes hop3_app_dependency{check} and is not ok while that
   // check is not ok either is shown with it as its cause, so the operator mends the database first.
   const byId = new Map(cycle.outcomes.map((o) => [o.check, o]));
@@ -33,7 +33,8 @@ export function buildReport(identity: Identity, cycle: Cycle): Report {
   const bySection = new Map<string, CheckOutcome[]>();
   for (const outcome of cycle.outcomes) {
     const causes = causesOf(outcome);
-    const item = causes.length > 0 ? { ...outcome, causes } : outcome;
+    const window = maintenance.get(outcome.check);
+    const item = causes.length > 0 || window ? { ...outcome, ...(causes.length > 0 ? { causes } : {}), ...(window ? { maintenance: { until: window.until, reason: window.reason } } : {}) } : outcome;
     const items = bySection.get(outcome.section);
     if (items) items.push(item);
     else bySection.set(outcome.section, [item]);
@@ -75,9 +76,14 @@ export function summaryText(report: Report): string {
   return `${SYMBOLS[report.overall]} ${parts.join(", ")}`;
 }
 
-/** " (cause: PostgreSQL ✗)", after the detail of a check whose dependency fails; "" otherwise. */
-export function causeText(item: CheckOutcome): string {
-  return item.causes?.length ? ` (cause: ${item.causes.map((c) => `${c.name} ${SYMBOLS[c.severity]}`).join(", ")})` : "";
+/**
+ * What follows a check's detail: " (cause: PostgreSQL ✗)" when a service it depends on fails,
+ * " [in maintenance until 10:30 UTC: reason]" while it is in a window; "" otherwise.
+ */
+export function afterDetail(item: CheckOutcome): string {
+  const cause = item.causes?.length ? ` (cause: ${item.causes.map((c) => `${c.name} ${SYMBOLS[c.severity]}`).join(", ")})` : "";
+  const window = item.maintenance ? ` [in maintenance until ${item.maintenance.until.slice(0, 16).replace("T", " ")} UTC${item.maintenance.reason ? `: ${item.maintenance.reason}` : ""}]` : "";
+  return cause + window;
 }
 
 export function identityLine(identity: Identity): string {

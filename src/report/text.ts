@@ -2,7 +2,7 @@
 
 import type { Severity } from "../health/model.js";
 import type { CheckOutcome } from "../health/outcome.js";
-import { causeText, identityLine, summaryText, SYMBOLS, type Report } from "./report.js";
+import { afterDetail, identityLine, summaryText, SYMBOLS, type Report } from "./report.js";
 
 const COLOURS: Record<Severity, string> = { ok: "\x1b[32m", warn: "\x1b[33m", fail: "\x1b[31m" };
 const BOLD = "\x1b[1m";
@@ -16,7 +16,7 @@ export function renderText(report: Report, options: { colour: boolean }): string
     lines.push("", bold(section.title));
     const width = Math.max(15, ...section.items.map((i) => printable(i.name).length));
     for (const item of section.items) {
-      lines.push(`  ${printable(item.name).padEnd(width)} ${paint(item.severity, `${SYMBOLS[item.severity]} ${oneLine(item.detail)}${printable(causeText(item))}`)}`);
+      lines.push(`  ${printable(item.name).padEnd(width)} ${paint(item.severity, `${SYMBOLS[item.severity]} ${oneLine(item.detail)}${printable(afterDetail(item))}`)}`);
     }
   }
   if (report.sections.length === 0) lines.push("", "No checks are configured on this server.");
@@ -32,7 +32,7 @@ export function renderQuiet(report: Report, options: { perfdata?: boolean; singl
   const said = options.single ? items : [...items.filter((i) => i.severity === "fail"), ...items.filter((i) => i.severity === "warn")];
   const label = report.overall === "fail" ? "FAILED" : report.overall === "warn" ? "DEGRADED" : "OK";
   if (said.length === 0) return `${label}${perf}\n`;
-  return `${label}: ${said.map((i) => `${printable(i.name)} ${oneLine(i.detail)}${printable(causeText(i))}`.trim()).join("; ")}${perf}\n`;
+  return `${label}: ${said.map((i) => `${printable(i.name)} ${oneLine(i.detail)}${printable(afterDetail(i))}`.trim()).join("; ")}${perf}\n`;
 }
 
 function oneLine(text: string): string {

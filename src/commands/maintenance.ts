@@ -1,0 +1,43 @@
+// `hop3-health maintenance start <check|app:NAME> --for 30m --reason "…"`, `… list`, `… end <check>`:
+// maintenance windows, written where the exporter reads them (beside its event log), so that it
+// sees them within a cycle, and they hold with or without a running exporter.
+
+import { createEngine } from "../engine/engine.js";
+import { MAX_WINDOW_SECONDS, type Window } from "../engine/maintenance.js";
+import { formatDuration, parseDuration } from "../lib/duration.js";
+import { InputError } from "../lib/errors.js";
+import { didYouMean } from "../lib/suggest.js";
+import type { CommandOutput } from "./output.js";
+
+export interface MaintenanceRequest {
+  action: "start" | "end" | "list";
+  check?: string;
+  for?: string;
+  reason?: string;
+}
+
+const when = (window: Window): string => `${window.until.slice(0, 16).replace("T", " ")} UTC`;
+
+export async function maintenance(request: MaintenanceRequest, options: { config?: string }): Promise<CommandOutput> {
+  const engine = await createEngine({ file: options.config, logLevel: "silent" });
+  const store = engine.maintenance;
+  if (request.action === "list") {
+    const open = [...engine.maintenanceNow().values()];
+    if (open.length === 0) return { stdout: "no maintenance window is open\n", code: 0 };
+    const width = Math.max(...open.map((w) => w.check.length));
+    return { stdout: open.map((w) => `${w.check.padEnd(width)}  until ${when(w)}${w.reason ? `  ${w.reason}` : ""}\n`).join(""), code: 0 };
+  }
+  const check = request.check!;
+  const known = (await engine.discover()).map((c) => c.id);
+  if (!known.includes(check)) throw new InputError(`no check ${check} on this server${didYouMean(check, known)}`);
+  if (request.action === "end") {
+    const ended = store.end(check);
+    return { stdout: ended ? `maintenance of ${check} ended\n` : `${check} had no maintenance window open\n`, code: 0 };
+  }
+  const seconds = request.for === undefined ? undefined : parseDuration(request.for);
+  if (seconds === undefined || seconds > MAX_WINDOW_SECONDS) {
+    throw new InputError(`--for ${JSON.stringify(request.for ?? "")}: expected a duration of at most 30d, such as 30m, 2h or 1h30m`);
+  }
+  const window = store.start(check, seconds, request.reason ?? "");
+  return { stdout: `${check} in maintenance for ${formatDuration(seconds)}, until ${when(window)}${window.reason ? `: ${window.reason}` : ""}\n`, code: 0 };
+}
