@@ -59,8 +59,10 @@ export interface WebSettings {
     clientCaFile?: string;
     minVersion?: tls.SecureVersion;
     maxVersion?: tls.SecureVersion;
-    /** Where these came from, for messages: "web config file /etc/x.yml: tls_server_config" or "config file F: web". */
-    where: string;
+    /** Where these came from, for messages: "web config file /etc/x.yml" or "config file F". */
+    origin: string;
+    /** The keys that name the certificate, the key and the client CA there. */
+    keys: { cert: string; key: string; ca: string };
   };
   headers: Record<string, string>;
   users: Record<string, string>;
@@ -70,7 +72,10 @@ export interface WebSettings {
 export function webSettingsOf(config: Config, originOf: (keyPath: readonly PropertyKey[]) => string): WebSettings {
   const { tls_cert_file: certFile, tls_key_file: keyFile, basic_auth_users: users } = config.web;
   return {
-    tls: certFile && keyFile ? { certFile, keyFile, clientAuth: "NoClientCert", where: `${originOf(["web", "tls_cert_file"])}: web.tls_cert_file / web.tls_key_file` } : null,
+    tls:
+      certFile && keyFile
+        ? { certFile, keyFile, clientAuth: "NoClientCert", origin: originOf(["web", "tls_cert_file"]), keys: { cert: "web.tls_cert_file", key: "web.tls_key_file", ca: "" } }
+        : null,
     headers: {},
     users,
   };
@@ -106,7 +111,8 @@ export async function readWebConfigFile(file: string): Promise<WebSettings> {
           ...(t.client_ca_file ? { clientCaFile: path.resolve(dir, t.client_ca_file) } : {}),
           ...(t.min_version ? { minVersion: VERSIONS[t.min_version] } : {}),
           ...(t.max_version ? { maxVersion: VERSIONS[t.max_version] } : {}),
-          where: `${where}: tls_server_config`,
+          origin: where,
+          keys: { cert: "tls_server_config.cert_file", key: "tls_server_config.key_file", ca: "tls_server_config.client_ca_file" },
         }
       : null,
     headers: http?.headers ?? {},
@@ -118,24 +124,24 @@ type Tls = NonNullable<WebSettings["tls"]>;
 
 /** Certificate, key and client CA, read now and checked: a bad one is refused with where it is set. */
 function secureContextOptions(t: Tls): tls.SecureContextOptions {
-  const read = (file: string, what: string): Buffer => {
+  const read = (file: string, key: string): Buffer => {
     try {
       return readFileSync(file);
     } catch (error) {
-      throw new ConfigError(`${t.where}: cannot read the ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
+      throw new ConfigError(`${t.origin}: ${key}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}`);
     }
   };
   const options: tls.SecureContextOptions = {
-    cert: read(t.certFile, "certificate"),
-    key: read(t.keyFile, "key"),
-    ...(t.clientCaFile ? { ca: read(t.clientCaFile, "client CA") } : {}),
+    cert: read(t.certFile, t.keys.cert),
+    key: read(t.keyFile, t.keys.key),
+    ...(t.clientCaFile ? { ca: read(t.clientCaFile, t.keys.ca) } : {}),
     ...(t.minVersion ? { minVersion: t.minVersion } : {}),
     ...(t.maxVersion ? { maxVersion: t.maxVersion } : {}),
   };
   try {
     tls.createSecureContext(options);
   } catch (error) {
-    throw new ConfigError(`${t.where}: not a usable certificate and key (${errorMessage(error)})`);
+    throw new ConfigError(`${t.origin}: ${t.keys.cert} / ${t.keys.key}: not a usable certificate and key (${errorMessage(error)})`);
   }
   return options;
 }
