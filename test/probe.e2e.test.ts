@@ -7,7 +7,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { isLoopback } from "../src/exporter/probes.js";
+import { isLoopback } from "../src/exporter/operator-api.js";
 import { readManifest } from "../src/hop3/manifest.js";
 import { runCli, tempDir } from "./helpers/cli.js";
 import { eventually, metricValue, startExporter, type RunningExporter } from "./helpers/exporter.js";

@@ -3,13 +3,13 @@
 // way to reach arbitrary hosts: targets are this host's unless the config allows more, and only
 // loopback clients may call it unless basic auth is on.
 
-import net from "node:net";
 import { z } from "#zod";
 import type { Engine } from "../engine/engine.js";
 import type { EventLog } from "../engine/events.js";
 import { runProbe, type Verdict } from "../probe/probe.js";
 import { ProbeInputError, resolveProbeTarget, UnknownAppError } from "../probe/target.js";
 import type { Metrics } from "./metrics.js";
+import { mayAct } from "./operator-api.js";
 import { readJson, sendJson, type Router } from "./router.js";
 
 const probeBody = z
@@ -24,13 +24,6 @@ const probeBody = z
     record: z.boolean().default(true),
   })
   .refine((b) => b.url === undefined || b.port === undefined, { error: "give url or port, not both" });
-
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const plain = address.startsWith("::ffff:") ? address.slice(7) : address;
-  if (net.isIPv4(plain)) return plain.startsWith("127.");
-  return plain === "::1";
-}
 
 export interface ProbeApiOptions {
   /** The engine in use now (a reload replaces it). */
@@ -74,10 +67,7 @@ const MAX_PROBES = 16;
 export function mountProbeApi(app: Router, options: ProbeApiOptions): void {
   let running = 0;
   app.post("/api/v1/probes", async (req, res) => {
-    if (!options.authenticated && !isLoopback(req.socket.remoteAddress)) {
-      sendJson(res, 403, { error: "deploy probes may only be requested from this host (or turn basic auth on)" });
-      return;
-    }
+    if (!mayAct(req, res, options.authenticated, "deploy probes")) return;
     if (running >= MAX_PROBES) {
       sendJson(res, 429, { error: `${MAX_PROBES} probes are running already; try again when one has finished` }, { "retry-after": "5" });
       return;

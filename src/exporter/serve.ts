@@ -17,11 +17,8 @@ import { parseListen } from "../lib/net.js";
 import { createApp } from "./app.js";
 import { createBasicAuth } from "./auth.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { isLoopback, mountProbeApi, recordVerdict } from "./probes.js";
-import { readJson, sendJson } from "./router.js";
-import { MAX_WINDOW_SECONDS } from "../engine/maintenance.js";
-import { didYouMean } from "../lib/suggest.js";
-import { z } from "#zod";
+import { mountOperatorApi } from "./operator-api.js";
+import { mountProbeApi, recordVerdict } from "./probes.js";
 import { systemdNotifier } from "./systemd.js";
 import { clientCertificateAccepted, readWebConfigFile, reloadTlsOnChange, serverTlsOptions, webSettingsOf } from "./web-config.js";
 
@@ -289,73 +286,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     auth,
   });
   mountProbeApi(app, { engine: () => engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal });
-  // A job reports in: POST (or, for curl in a crontab, GET) /api/v1/heartbeats/<id>, with
-  // ?status=fail&message=... for a failure. Only configured ids; from this host unless basic auth is on.
-  const beat = (req: http.IncomingMessage, res: http.ServerResponse, url: URL): void => {
-    if (auth === null && !isLoopback(req.socket.remoteAddress)) {
-      sendJson(res, 403, { error: "heartbeats may only be sent from this host (or turn basic auth on)" });
-      return;
-    }
-    const id = decodeURIComponent(url.pathname.slice("/api/v1/heartbeats/".length));
-    const configured = Object.keys(engine.config.heartbeats);
-    if (!configured.includes(id)) {
-      sendJson(res, 404, { error: `no heartbeat ${JSON.stringify(id)} is configured${configured.length > 0 ? ` (configured: ${configured.join(", ")})` : " ([heartbeats.<id>] in the config)"}` });
-      return;
-    }
-    const status = url.searchParams.get("status") ?? "ok";
-    if (status !== "ok" && status !== "fail") {
-      sendJson(res, 400, { error: `status=${JSON.stringify(status)}: expected ok or fail` });
-      return;
-    }
-    const recorded = engine.heartbeats.record(id, status === "ok", url.searchParams.get("message") ?? undefined);
-    engine.logger[recorded.ok ? "info" : "warn"]({ heartbeat: id, ok: recorded.ok }, `heartbeat ${id}: ${recorded.ok ? "reported in" : "reported a failure"}${recorded.message ? `: ${recorded.message}` : ""}`);
-    sendJson(res, 200, { heartbeat: id, ...recorded });
-    // Seen at once, not at the next cycle.
-    void recheck("heartbeats", new Set([`heartbeat:${id}`]));
-  };
-  app.post("/api/v1/heartbeats/*", beat);
-  app.get("/api/v1/heartbeats/*", beat);
-  // Maintenance windows: GET lists the open ones; POST {"check", "for_seconds", "reason"} opens one,
-  // {"check", "end": true} ends it. From this host unless basic auth is on, as the probe API.
-  app.get("/api/v1/maintenance", (_req, res) => sendJson(res, 200, { windows: [...engine.maintenanceNow().values()] }));
-  app.post("/api/v1/maintenance", async (req, res) => {
-    if (auth === null && !isLoopback(req.socket.remoteAddress)) {
-      sendJson(res, 403, { error: "maintenance windows may only be opened from this host (or turn basic auth on)" });
-      return;
-    }
-    const parsed = maintenanceBody.safeParse(await readJson(req, 16 * 1024));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      sendJson(res, 400, { error: `${issue?.path.length ? `${issue.path.map(String).join(".")}: ` : ""}${issue?.message ?? "bad request"}` });
-      return;
-    }
-    const body = parsed.data;
-    const known = (await engine.discover()).map((c) => c.id);
-    if (!known.includes(body.check)) {
-      sendJson(res, 404, { error: `no check ${body.check} on this server${didYouMean(body.check, known)}` });
-      return;
-    }
-    if (body.end) {
-      const ended = engine.maintenance.end(body.check);
-      metrics.invalidate();
-      engine.logger.info({ check: body.check }, `maintenance of ${body.check} ${ended ? "ended" : "was not open"}`);
-      sendJson(res, 200, { check: body.check, ended });
-      return;
-    }
-    const window = engine.maintenance.start(body.check, body.for_seconds!, body.reason ?? "");
-    metrics.invalidate();
-    engine.logger.info({ check: body.check, until: window.until }, `maintenance of ${body.check} until ${window.until}${window.reason ? `: ${window.reason}` : ""}`);
-    sendJson(res, 200, window);
-  });
-  app.post("/-/reload", async (req, res) => {
-    // As the probe API: from this host, or from anyone who passed basic auth.
-    if (auth === null && !isLoopback(req.socket.remoteAddress)) {
-      sendJson(res, 403, { error: "reloads may only be requested from this host (or turn basic auth on)" });
-      return;
-    }
-    const { ok, message } = await reload();
-    sendJson(res, ok ? 200 : 500, ok ? { status: "reloaded", message } : { error: message });
-  });
+  mountOperatorApi(app, { engine: () => engine, authenticated: auth !== null, metrics, recheck, reload });
   // Bounded for clients that connect and say nothing, or too many at once: a connection that sends
   // no request in time is closed, and past max_connections the oldest idle one makes room for
   // the newcomer, so a flood neither takes the checks' file descriptors nor locks out a scrape.
@@ -399,15 +330,6 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   startCycle();
   return exporter;
 }
-
-const maintenanceBody = z
-  .strictObject({
-    check: z.string({ error: "check is required" }).min(1),
-    for_seconds: z.number().positive().max(MAX_WINDOW_SECONDS).optional(),
-    reason: z.string().max(500).optional(),
-    end: z.literal(true).optional(),
-  })
-  .refine((b) => (b.end === true) !== (b.for_seconds !== undefined), { error: 'give for_seconds to open a window, or "end": true to end one' });
 
 /** Writes the heartbeats file at start, so that "watched since" outlives a restart; a file it may not write is said once. */
 function keepHeartbeats(engine: Engine): void {

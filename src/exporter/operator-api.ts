@@ -1,0 +1,112 @@
+// What operators and their jobs ask of a running exporter: jobs reporting in
+// (/api/v1/heartbeats/<id>), maintenance windows (/api/v1/maintenance) and reloads (/-/reload).
+// Each is taken from this host only, unless basic auth is on (then from whoever passed it).
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import net from "node:net";
+import { z } from "#zod";
+import type { Engine } from "../engine/engine.js";
+import { MAX_WINDOW_SECONDS } from "../engine/maintenance.js";
+import { didYouMean } from "../lib/suggest.js";
+import type { Metrics } from "./metrics.js";
+import { readJson, sendJson, type Router } from "./router.js";
+
+export interface OperatorApiOptions {
+  /** The engine in use now (a reload replaces it). */
+  engine: () => Engine;
+  authenticated: boolean;
+  metrics: Metrics;
+  /** Runs some checks of one plugin now and publishes them. */
+  recheck(plugin: string, ids: ReadonlySet<string>): Promise<void>;
+  reload(): Promise<{ ok: boolean; message: string }>;
+}
+
+/** Whether an address is this host's loopback (IPv4, IPv6, or IPv4 mapped in IPv6). */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  const plain = address.startsWith("::ffff:") ? address.slice(7) : address;
+  if (net.isIPv4(plain)) return plain.startsWith("127.");
+  return plain === "::1";
+}
+
+/** Whether the request may act: from this host, or past basic auth. Answers 403 when not. */
+export function mayAct(req: IncomingMessage, res: ServerResponse, authenticated: boolean, what: string): boolean {
+  if (authenticated || isLoopback(req.socket.remoteAddress)) return true;
+  sendJson(res, 403, { error: `${what} may only be requested from this host (or turn basic auth on)` });
+  return false;
+}
+
+const maintenanceBody = z
+  .strictObject({
+    check: z.string({ error: "check is required" }).min(1),
+    for_seconds: z.number().positive().max(MAX_WINDOW_SECONDS).optional(),
+    reason: z.string().max(500).optional(),
+    end: z.literal(true).optional(),
+  })
+  .refine((b) => (b.end === true) !== (b.for_seconds !== undefined), { error: 'give for_seconds to open a window, or "end": true to end one' });
+
+export function mountOperatorApi(app: Router, options: OperatorApiOptions): void {
+  const { authenticated, metrics } = options;
+
+  // A job reports in: POST (or, for curl in a crontab, GET) /api/v1/heartbeats/<id>, with
+  // ?status=fail&message=... for a failure. Only configured ids.
+  const beat = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+    if (!mayAct(req, res, authenticated, "heartbeats")) return;
+    const engine = options.engine();
+    const id = decodeURIComponent(url.pathname.slice("/api/v1/heartbeats/".length));
+    const configured = Object.keys(engine.config.heartbeats);
+    if (!configured.includes(id)) {
+      sendJson(res, 404, { error: `no heartbeat ${JSON.stringify(id)} is configured${configured.length > 0 ? ` (configured: ${configured.join(", ")})` : " ([heartbeats.<id>] in the config)"}` });
+      return;
+    }
+    const status = url.searchParams.get("status") ?? "ok";
+    if (status !== "ok" && status !== "fail") {
+      sendJson(res, 400, { error: `status=${JSON.stringify(status)}: expected ok or fail` });
+      return;
+    }
+    const recorded = engine.heartbeats.record(id, status === "ok", url.searchParams.get("message") ?? undefined);
+    engine.logger[recorded.ok ? "info" : "warn"]({ heartbeat: id, ok: recorded.ok }, `heartbeat ${id}: ${recorded.ok ? "reported in" : "reported a failure"}${recorded.message ? `: ${recorded.message}` : ""}`);
+    sendJson(res, 200, { heartbeat: id, ...recorded });
+    // Seen at once, not at the next cycle.
+    void options.recheck("heartbeats", new Set([`heartbeat:${id}`]));
+  };
+  app.post("/api/v1/heartbeats/*", beat);
+  app.get("/api/v1/heartbeats/*", beat);
+
+  // Maintenance windows: GET lists the open ones; POST {"check", "for_seconds", "reason"} opens
+  // one, {"check", "end": true} ends it.
+  app.get("/api/v1/maintenance", (_req, res) => sendJson(res, 200, { windows: [...options.engine().maintenanceNow().values()] }));
+  app.post("/api/v1/maintenance", async (req, res) => {
+    if (!mayAct(req, res, authenticated, "maintenance windows")) return;
+    const parsed = maintenanceBody.safeParse(await readJson(req, 16 * 1024));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      sendJson(res, 400, { error: `${issue?.path.length ? `${issue.path.map(String).join(".")}: ` : ""}${issue?.message ?? "bad request"}` });
+      return;
+    }
+    const body = parsed.data;
+    const engine = options.engine();
+    const known = (await engine.discover()).map((c) => c.id);
+    if (!known.includes(body.check)) {
+      sendJson(res, 404, { error: `no check ${body.check} on this server${didYouMean(body.check, known)}` });
+      return;
+    }
+    if (body.end) {
+      const ended = engine.maintenance.end(body.check);
+      metrics.invalidate();
+      engine.logger.info({ check: body.check }, `maintenance of ${body.check} ${ended ? "ended" : "was not open"}`);
+      sendJson(res, 200, { check: body.check, ended });
+      return;
+    }
+    const window = engine.maintenance.start(body.check, body.for_seconds!, body.reason ?? "");
+    metrics.invalidate();
+    engine.logger.info({ check: body.check, until: window.until }, `maintenance of ${body.check} until ${window.until}${window.reason ? `: ${window.reason}` : ""}`);
+    sendJson(res, 200, window);
+  });
+
+  app.post("/-/reload", async (req, res) => {
+    if (!mayAct(req, res, authenticated, "reloads")) return;
+    const { ok, message } = await options.reload();
+    sendJson(res, ok ? 200 : 500, ok ? { status: "reloaded", message } : { error: message });
+  });
+}
