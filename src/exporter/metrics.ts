@@ -125,11 +125,14 @@ export function createMetrics(
       this.set(intervalSeconds);
     },
   });
+  // Rendered at every scrape, not once per cycle: a window opened or ended between two cycles,
+  // and an app's deploy, show at once.
+  const live = new Registry();
   new Gauge({
     name: "hop3_health_maintenance",
     help: "1 while the check is in a maintenance window (opened by hand, or an app's deploy probe running): the shipped rules do not page for it.",
     labelNames: ["check"],
-    registers,
+    registers: [live],
     collect() {
       this.reset();
       const open = options.maintenance?.() ?? new Map<string, unknown>();
@@ -245,7 +248,7 @@ export function createMetrics(
     for (const o of state.outcomes.values()) for (const m of o.measurements) if (!firstOfName.has(m.name)) firstOfName.set(m.name, m);
     for (const [name, first] of firstOfName) {
       if (measurementGauges.has(name) || warned.has(name)) continue;
-      if (registry.getSingleMetric(name) || processRegistry.getSingleMetric(name) || RESERVED.test(name)) {
+      if (registry.getSingleMetric(name) || live.getSingleMetric(name) || processRegistry.getSingleMetric(name) || RESERVED.test(name)) {
         warned.add(name);
         options.logger.warn(`a check reports a measurement named ${name}, which is taken by another metric; it is not published`);
         continue;
@@ -279,8 +282,8 @@ export function createMetrics(
     contentType: registry.contentType,
     async render() {
       rendered ??= registry.metrics();
-      const [own, processMetrics] = await Promise.all([rendered, processRegistry.metrics()]);
-      return `${own}\n${processMetrics}`;
+      const [own, now, processMetrics] = await Promise.all([rendered, live.metrics(), processRegistry.metrics()]);
+      return `${own}\n${now}\n${processMetrics}`;
     },
     invalidate() {
       rendered = null;
