@@ -8,14 +8,12 @@ import { z } from "#zod";
 import type { Engine } from "../engine/engine.js";
 import { MAX_WINDOW_SECONDS } from "../engine/maintenance.js";
 import { didYouMean } from "../lib/suggest.js";
-import type { Metrics } from "./metrics.js";
 import { readJson, sendJson, type Router } from "./router.js";
 
 export interface OperatorApiOptions {
   /** The engine in use now (a reload replaces it). */
   engine: () => Engine;
   authenticated: boolean;
-  metrics: Metrics;
   /** Runs some checks of one plugin now and publishes them. */
   recheck(plugin: string, ids: ReadonlySet<string>): Promise<void>;
   reload(): Promise<{ ok: boolean; message: string }>;
@@ -46,7 +44,7 @@ const maintenanceBody = z
   .refine((b) => (b.end === true) !== (b.for_seconds !== undefined), { error: 'give for_seconds to open a window, or "end": true to end one' });
 
 export function mountOperatorApi(app: Router, options: OperatorApiOptions): void {
-  const { authenticated, metrics } = options;
+  const { authenticated } = options;
 
   // A job reports in: POST (or, for curl in a crontab, GET) /api/v1/heartbeats/<id>, with
   // ?status=fail&message=... for a failure. Only configured ids.
@@ -93,13 +91,11 @@ export function mountOperatorApi(app: Router, options: OperatorApiOptions): void
     }
     if (body.end) {
       const ended = engine.maintenance.end(body.check);
-      metrics.invalidate();
       engine.logger.info({ check: body.check }, `maintenance of ${body.check} ${ended ? "ended" : "was not open"}`);
       sendJson(res, 200, { check: body.check, ended });
       return;
     }
     const window = engine.maintenance.start(body.check, body.for_seconds!, body.reason ?? "");
-    metrics.invalidate();
     engine.logger.info({ check: body.check, until: window.until }, `maintenance of ${body.check} until ${window.until}${window.reason ? `: ${window.reason}` : ""}`);
     sendJson(res, 200, window);
   });

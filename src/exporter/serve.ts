@@ -286,7 +286,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     auth,
   });
   mountProbeApi(app, { engine: () => engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal });
-  mountOperatorApi(app, { engine: () => engine, authenticated: auth !== null, metrics, recheck, reload });
+  mountOperatorApi(app, { engine: () => engine, authenticated: auth !== null, recheck, reload });
   // Bounded for clients that connect and say nothing, or too many at once: a connection that sends
   // no request in time is closed, and past max_connections the oldest idle one makes room for
   // the newcomer, so a flood neither takes the checks' file descriptors nor locks out a scrape.
