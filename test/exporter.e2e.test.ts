@@ -301,7 +301,13 @@ describe("reload", () => {
     expect(metricValue(last, "hop3_health_transitions_total", { check: "disk-usage", to: "warn" })).toBe(1);
     // Its first appearance and the recovery: nothing was reset by the reloads.
     expect(metricValue(last, "hop3_health_transitions_total", { check: "disk-usage", to: "ok" })).toBe(2);
-    expect((await fetch(`${e.url}/-/reload`)).status).toBe(405);
+    // A GET of a POST endpoint says what is allowed; HEAD is answered as GET, without a body.
+    const wrongMethod = await fetch(`${e.url}/-/reload`);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers.get("allow")).toBe("POST");
+    const head = await fetch(`${e.url}/metrics`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe("");
   });
 });
 

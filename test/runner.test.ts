@@ -45,6 +45,9 @@ describe("runner", () => {
         check("not-object", () => Promise.resolve(42 as unknown as HealthCheckResult)),
         check("bad-severity", () => Promise.resolve({ name: "x", passed: false, message: "m", severity: "critical" } as unknown as HealthCheckResult)),
         check("bad-measurement", () => Promise.resolve({ name: "x", passed: true, message: "m", measurements: [{ name: "bad name", value: 1 }] })),
+        check("bad-perf", () =>
+          Promise.resolve({ name: "x", passed: true, message: "m", measurements: [{ name: "queue_depth", value: 1, perf: { label: "it's=bad", unit: "%" as const } }] }),
+        ),
         passing("fine"),
       ],
       options(),
@@ -56,6 +59,8 @@ describe("runner", () => {
     expect(byId["not-object"]?.detail).toBe("check returned a malformed result: expected an object, got 42");
     expect(byId["bad-severity"]?.detail).toMatch(/"severity" must be "ok", "warn" or "fail", got "critical"/);
     expect(byId["bad-measurement"]?.detail).toMatch(/measurement name "bad name" is not a metric name/);
+    // Nagios performance data: a label with ' or = would break the line Nagios parses.
+    expect(byId["bad-perf"]?.detail).toBe("check returned a malformed result: measurement queue_depth: perf needs a label without ' or =");
     expect(byId.fine).toMatchObject({ severity: "ok", passed: true, detail: "fine", section: "Services", name: "FINE" });
   });
 
