@@ -3,30 +3,14 @@
 // asked through `systemctl` and `supervisorctl` as an operator would.
 
 import { existsSync, readFileSync } from "node:fs";
-import { limitProcesses } from "../lib/limit.js";
+import { runCommand } from "../lib/limit.js";
 import { isNamed, processTable } from "./processes.js";
 
 export type ServiceManager = "systemd" | "supervisor" | "none";
 
-/** A command's output; one per CPU at once (a cycle may ask systemctl about many units). */
-function run(command: string, args: string[], signal?: AbortSignal): Promise<{ stdout: string; failed: Error | null }> {
-  return limitProcesses(
-    async () => {
-      // Loaded by the first command run: a server without systemd or supervisor never needs it.
-      const { execFile } = await import("node:child_process");
-      return new Promise((resolve) => {
-        execFile(command, args, { timeout: 10_000, maxBuffer: 1 << 20, ...(signal ? { signal } : {}) }, (error, stdout) => {
-          resolve({ stdout, failed: error });
-        });
-      });
-    },
-    signal,
-  );
-}
-
 /** `systemctl ARGS`'s answer; `is-active` exits non-zero for an inactive unit and still says which state it is in. */
 export async function systemctl(args: string[], signal?: AbortSignal): Promise<string> {
-  const { stdout, failed } = await run("systemctl", args, signal);
+  const { stdout, failed } = await runCommand("systemctl", args, { timeoutMs: 10_000, signal });
   if (failed && stdout.trim() === "") throw new Error(`systemctl ${args.join(" ")}: ${failed.message}`);
   return stdout.trim();
 }
@@ -42,7 +26,7 @@ const PROGRAM_LINE = /^(\S+)\s+(STOPPED|STARTING|RUNNING|BACKOFF|STOPPING|EXITED
 
 /** `supervisorctl status` as a map of program (a grouped one also by its name alone) to state; null when supervisor does not answer. */
 async function readSupervisor(signal?: AbortSignal): Promise<Map<string, ProgramStatus> | null> {
-  const { stdout } = await run("supervisorctl", ["status"], signal);
+  const { stdout } = await runCommand("supervisorctl", ["status"], { timeoutMs: 10_000, signal });
   const programs = new Map<string, ProgramStatus>();
   for (const line of stdout.split("\n")) {
     const match = PROGRAM_LINE.exec(line.trim());

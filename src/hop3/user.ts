@@ -2,7 +2,7 @@
 // process is: a directory hop3-health cannot write to is only a problem if Hop3 cannot either.
 
 import os from "node:os";
-import { limitProcesses } from "../lib/limit.js";
+import { runCommand } from "../lib/limit.js";
 import { KiB, readBoundedFile } from "./files.js";
 import { readServerToml, stringValue } from "./server-toml.js";
 
@@ -20,13 +20,9 @@ function parsePasswd(text: string, name: string): UnixUser | undefined {
   return undefined;
 }
 
-function getent(name: string): Promise<string> {
-  return limitProcesses(async () => {
-    const { execFile } = await import("node:child_process");
-    return new Promise((resolve) => {
-      execFile("getent", ["passwd", name], { timeout: 5000 }, (error, stdout) => resolve(error ? "" : stdout));
-    });
-  });
+async function getent(name: string): Promise<string> {
+  const { stdout, failed } = await runCommand("getent", ["passwd", name], { timeoutMs: 5000 });
+  return failed ? "" : stdout;
 }
 
 /** The user, from /etc/passwd, else from the name service (getent); undefined when it does not exist. */

@@ -1,4 +1,4 @@
-// Bounds on what costs: connections to one server, child processes. Waiting for a slot costs
+// Bounds on what costs: connections to one server, child processes (run here). Waiting for a slot costs
 // nothing, so a cycle of a thousand checks can start them all and let only these queue.
 
 import { availableParallelism } from "node:os";
@@ -57,4 +57,20 @@ export function keyedLimiter(max: number): <T>(key: string, work: () => Promise<
 }
 
 /** Child processes (systemctl, supervisorctl, getent) at once: one per CPU. */
-export const limitProcesses: Limited = limiter(availableParallelism());
+const limitProcesses: Limited = limiter(availableParallelism());
+
+/**
+ * A command's output and whether it failed (a non-zero exit still has its output), one per CPU
+ * at once: a cycle may ask systemctl about many units.
+ */
+export function runCommand(command: string, args: string[], options: { timeoutMs: number; signal?: AbortSignal | undefined }): Promise<{ stdout: string; failed: Error | null }> {
+  return limitProcesses(async () => {
+    // Loaded by the first command run: a server without systemd or supervisor never needs it.
+    const { execFile } = await import("node:child_process");
+    return new Promise((resolve) => {
+      execFile(command, args, { timeout: options.timeoutMs, maxBuffer: 1 << 20, ...(options.signal ? { signal: options.signal } : {}) }, (error, stdout) => {
+        resolve({ stdout, failed: error });
+      });
+    });
+  }, options.signal);
+}
