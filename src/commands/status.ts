@@ -36,7 +36,9 @@ async function remoteReport(url: string, check: string | undefined): Promise<Rep
   const items = report.sections.flatMap((s) => s.items);
   const item = items.find((i) => i.check === check);
   if (!item) throw new InputError(`no check ${check} in the report of ${url}${didYouMean(check, items.map((i) => i.check))}`);
-  return { ...report, overall: item.severity, sections: report.sections.map((s) => ({ ...s, items: s.items.filter((i) => i === item) })).filter((s) => s.items.length > 0) };
+  // The report of that check alone, its overall and counts made from it as a local run would.
+  const counts = { ok: 0, warn: 0, fail: 0, [item.severity]: 1 };
+  return { ...report, overall: item.severity, counts, sections: [{ title: item.section, items: [item] }] };
 }
 
 async function localReport(file: string | undefined, check: string | undefined): Promise<Report> {

@@ -2,9 +2,9 @@
 // file beside the event log so that a restart forgets none, and `status` reads the same file. For
 // each id, also when it was first watched, so that "never reported in" can be told from "not yet".
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { capText, type Redactor } from "../health/redact.js";
+import { readFileSync } from "node:fs";
+import type { Redactor } from "../health/redact.js";
+import { oneLineOf, writeJsonAtomic } from "./state-file.js";
 
 export interface Beat {
   at: string;
@@ -33,6 +33,8 @@ export class HeartbeatStore {
 
   /** Reads the file; a missing one is an empty store, an unreadable one a problem the checks report. */
   load(ids: readonly string[]): void {
+    // No job configured: no file to read (status runs often, and most servers have none).
+    if (ids.length === 0) return;
     try {
       const text = readFileSync(this.file, "utf8");
       if (text.length > MAX_FILE) throw Object.assign(new Error("too large"), { code: "EFBIG" });
@@ -61,8 +63,7 @@ export class HeartbeatStore {
 
   /** A beat, written through at once (to a temporary file, then renamed over the old one). */
   record(id: string, ok: boolean, message: string | undefined): Beat {
-    // eslint-disable-next-line no-control-regex -- control characters are what is taken out
-    const said = message === undefined ? undefined : capText(this.redact(message.replace(/[\u0000-\u001f\u007f]+/g, " ").trim())).slice(0, MAX_MESSAGE);
+    const said = message === undefined ? undefined : oneLineOf(this.redact(message), MAX_MESSAGE);
     const beat: Beat = { at: new Date().toISOString(), ok, ...(said ? { message: said } : {}) };
     this.saved.beats[id] = beat;
     try {
@@ -79,9 +80,6 @@ export class HeartbeatStore {
   }
 
   private save(): void {
-    mkdirSync(path.dirname(this.file), { recursive: true });
-    const temporary = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(temporary, `${JSON.stringify(this.saved)}\n`, { mode: 0o640 });
-    renameSync(temporary, this.file);
+    writeJsonAtomic(this.file, this.saved, 0o640);
   }
 }

@@ -4,8 +4,8 @@
 // restart and `hop3-health maintenance` can open one with or without a running exporter; they end
 // by themselves. The exporter reads the file again when it changes.
 
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import path from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { oneLineOf, writeJsonAtomic } from "./state-file.js";
 
 export interface Window {
   check: string;
@@ -37,9 +37,7 @@ export class MaintenanceStore {
   start(check: string, seconds: number, reason: string): Window {
     this.refresh();
     const now = Date.now();
-    // eslint-disable-next-line no-control-regex -- control characters are what is taken out
-    const said = reason.replace(/[\u0000-\u001f\u007f]+/g, " ").trim().slice(0, MAX_REASON);
-    const window: Window = { check, until: new Date(now + seconds * 1000).toISOString(), reason: said, started: new Date(now).toISOString() };
+    const window: Window = { check, until: new Date(now + seconds * 1000).toISOString(), reason: oneLineOf(reason, MAX_REASON), started: new Date(now).toISOString() };
     this.windows = [...this.windows.filter((w) => w.check !== check && Date.parse(w.until) > now), window];
     this.save();
     return window;
@@ -47,7 +45,6 @@ export class MaintenanceStore {
 
   /** Ends a check's window now; false when it had none open. */
   end(check: string): boolean {
-    this.refresh();
     const open = this.current().has(check);
     this.windows = this.windows.filter((w) => w.check !== check && Date.parse(w.until) > Date.now());
     this.save();
@@ -75,10 +72,7 @@ export class MaintenanceStore {
   }
 
   private save(): void {
-    mkdirSync(path.dirname(this.file), { recursive: true });
-    const temporary = `${this.file}.${process.pid}.tmp`;
-    writeFileSync(temporary, `${JSON.stringify({ windows: this.windows }, null, 1)}\n`, { mode: 0o644 });
-    renameSync(temporary, this.file);
+    writeJsonAtomic(this.file, { windows: this.windows }, 0o644);
     this.readMtime = statSync(this.file).mtimeMs;
   }
 }
