@@ -118,15 +118,15 @@ describe("Alertmanager example", () => {
     expect(await route("severity=info", "check=ssl:hop3.example.com")).toBe("null");
   });
 
-  it("groups by instance and check, and lets a critical alert inhibit the warnings of the same check", () => {
+  it("groups by server, instance and check, and lets a critical alert inhibit the warnings of the same check", () => {
     const config = parseYaml(readFileSync(file, "utf8")) as {
       route: { group_by: string[] };
       inhibit_rules: Array<{ source_matchers: string[]; target_matchers: string[]; equal: string[] }>;
       receivers: Array<{ name: string; webhook_configs?: unknown[] }>;
     };
-    expect(config.route.group_by).toEqual(expect.arrayContaining(["instance", "check"]));
-    expect(config.inhibit_rules).toContainEqual({ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ["instance", "check"] });
-    expect(config.inhibit_rules).toContainEqual({ source_matchers: ['alertname="Hop3HealthExporterDown"'], target_matchers: ['alertname!="Hop3HealthExporterDown"'], equal: ["instance"] });
+    expect(config.route.group_by).toEqual(expect.arrayContaining(["server", "instance", "check"]));
+    expect(config.inhibit_rules).toContainEqual({ source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ["server", "instance", "check"] });
+    expect(config.inhibit_rules).toContainEqual({ source_matchers: ['alertname="Hop3HealthExporterDown"'], target_matchers: ['alertname!="Hop3HealthExporterDown"'], equal: ["server", "instance"] });
     expect(config.receivers.find((r) => r.name === "null")?.webhook_configs).toBeUndefined();
   });
 });
