@@ -3,10 +3,8 @@
 // section as a grid of ✓/⚠/✗ tiles, then disks, certificates, deploys, apps, durations and a
 // severity timeline.
 //
-//   npm run dashboard     writes grafana/dashboards/hop3-health.json from this file
+//   npm run dashboard     writes grafana/dashboards/hop3-health.json from this file (grafana/generate.ts)
 
-import { writeFileSync } from "node:fs";
-import { pathToFileURL } from "node:url";
 import {
   BigValueColorMode,
   BigValueGraphMode,
@@ -33,17 +31,16 @@ import {
 import type { Options as StatOptions } from "@grafana/schema/dist/esm/raw/composable/stat/panelcfg/x/StatPanelCfg_types.gen";
 import type { Options as TimelineOptions } from "@grafana/schema/dist/esm/raw/composable/statetimeline/panelcfg/x/StateTimelinePanelCfg_types.gen";
 
-export const DASHBOARD_FILE = new URL("./dashboards/hop3-health.json", import.meta.url.replace("/dist/grafana/", "/grafana/"));
 
-const DATASOURCE: DataSourceRef = { type: "prometheus", uid: "${datasource}" };
+export const DATASOURCE: DataSourceRef = { type: "prometheus", uid: "${datasource}" };
 const SECTIONS = ["Services", "Backing services", "Filesystem", "Configuration", "Certificates", "Apps"] as const;
 
-const GREEN = "green";
-const YELLOW = "#EAB839";
-const RED = "red";
+export const GREEN = "green";
+export const YELLOW = "#EAB839";
+export const RED = "red";
 
 /** 0 ✓ ok, 1 ⚠ warn, 2 ✗ fail: the report's symbols and colours. */
-const SEVERITY_MAPPINGS: ValueMapping[] = [
+export const SEVERITY_MAPPINGS: ValueMapping[] = [
   {
     type: MappingType.ValueToText,
     options: {
@@ -54,7 +51,7 @@ const SEVERITY_MAPPINGS: ValueMapping[] = [
   },
 ];
 
-const SEVERITY_THRESHOLDS = {
+export const SEVERITY_THRESHOLDS = {
   mode: ThresholdsMode.Absolute,
   steps: [
     { color: GREEN, value: null },
@@ -63,16 +60,20 @@ const SEVERITY_THRESHOLDS = {
   ],
 };
 
-function target(expr: string, legendFormat: string, refId = "A", instant = false): Record<string, unknown> {
+export function target(expr: string, legendFormat: string, refId = "A", instant = false): Record<string, unknown> {
   return { datasource: DATASOURCE, expr, legendFormat, refId, ...(instant ? { instant: true, range: false } : { range: true }) };
 }
 
 let nextId = 1;
-function panel(type: string, title: string, gridPos: Panel["gridPos"], rest: Partial<Panel>): Panel {
+/** Each dashboard numbers its panels from 1. */
+export function resetPanelIds(): void {
+  nextId = 1;
+}
+export function panel(type: string, title: string, gridPos: Panel["gridPos"], rest: Partial<Panel>): Panel {
   return { id: nextId++, type, title, gridPos, datasource: DATASOURCE, ...rest };
 }
 
-function statOptions(overrides: Partial<StatOptions> = {}): StatOptions {
+export function statOptions(overrides: Partial<StatOptions> = {}): StatOptions {
   return {
     reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false },
     orientation: VizOrientation.Auto,
@@ -103,7 +104,7 @@ function severityTiles(title: string, expr: string, legend: string, gridPos: Pan
 const sel = 'instance=~"$instance"';
 
 export function buildDashboard(): Dashboard {
-  nextId = 1;
+  resetPanelIds();
   const panels: Panel[] = [];
 
   // Identity and the overall status: the report's header and summary line.
@@ -272,33 +273,44 @@ export function buildDashboard(): Dashboard {
     }),
   );
 
-  const variables: VariableModel[] = [
-    {
-      type: "datasource",
-      name: "datasource",
-      label: "Data source",
-      query: "prometheus",
-      refresh: VariableRefresh.onDashboardLoad,
-      skipUrlSync: false,
-    },
-    {
-      type: "query",
-      name: "instance",
-      label: "Hop3 server",
-      datasource: DATASOURCE,
-      query: { query: "label_values(hop3_server_info, instance)", refId: "instance" },
-      refresh: VariableRefresh.onTimeRangeChanged,
-      sort: VariableSort.alphabeticalAsc,
-      multi: false,
-      includeAll: false,
-      skipUrlSync: false,
-    },
-  ];
-
-  return {
+  return dashboard({
     uid: "hop3-health",
     title: "Hop3 health",
     description: "The hop3-health report of a Hop3 server: services, backing services, filesystem, configuration, certificates and apps.",
+    variables: [
+      DATASOURCE_VARIABLE,
+      {
+        type: "query",
+        name: "instance",
+        label: "Hop3 server",
+        datasource: DATASOURCE,
+        query: { query: "label_values(hop3_server_info, instance)", refId: "instance" },
+        refresh: VariableRefresh.onTimeRangeChanged,
+        sort: VariableSort.alphabeticalAsc,
+        multi: false,
+        includeAll: false,
+        skipUrlSync: false,
+      },
+    ],
+    panels,
+  });
+}
+
+export const DATASOURCE_VARIABLE: VariableModel = {
+  type: "datasource",
+  name: "datasource",
+  label: "Data source",
+  query: "prometheus",
+  refresh: VariableRefresh.onDashboardLoad,
+  skipUrlSync: false,
+};
+
+/** What every hop3-health dashboard shares: tags, 6 hours, a 30-second refresh. */
+export function dashboard(parts: { uid: string; title: string; description: string; variables: VariableModel[]; panels: Panel[] }): Dashboard {
+  return {
+    uid: parts.uid,
+    title: parts.title,
+    description: parts.description,
     tags: ["hop3", "hop3-health"],
     editable: true,
     graphTooltip: DashboardCursorSync.Crosshair,
@@ -313,17 +325,13 @@ export function buildDashboard(): Dashboard {
     weekStart: "",
     links: [],
     annotations: { list: [] },
-    templating: { list: variables },
-    panels,
+    templating: { list: parts.variables },
+    panels: parts.panels,
   };
 }
 
 /** The file as committed: stable key order, two-space indentation, a final newline. */
-export function dashboardJson(): string {
-  return `${JSON.stringify(buildDashboard(), null, 2)}\n`;
+export function dashboardJson(built: Dashboard = buildDashboard()): string {
+  return `${JSON.stringify(built, null, 2)}\n`;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  writeFileSync(DASHBOARD_FILE, dashboardJson());
-  console.log(`wrote ${DASHBOARD_FILE.pathname}`);
-}

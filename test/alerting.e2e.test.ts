@@ -12,60 +12,20 @@ import { buildDashboard } from "../grafana/dashboard.js";
 import { makeCertificate } from "./helpers/certs.js";
 import { REPO, tempDir } from "./helpers/cli.js";
 import { eventually, startExporter, type RunningExporter } from "./helpers/exporter.js";
+import { dashboardQueries, startForwarder, startReceiver, type WebhookMessage } from "./helpers/alerting.js";
 import { startAlertmanager, startPrometheus, type RunningAlertmanager, type RunningPrometheus } from "./helpers/prometheus.js";
 import { closedPort, requireSharedServers } from "./helpers/servers.js";
-
-interface WebhookMessage {
-  receiver: string;
-  status: string;
-  alerts: Array<{ status: string; labels: Record<string, string>; annotations: Record<string, string> }>;
-}
 
 const stops: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
   for (const stop of stops.reverse()) await stop();
 });
 
-/** A webhook receiver: what Alertmanager posted, by path. */
-async function startReceiver(): Promise<{ url: string; received: Map<string, WebhookMessage[]> }> {
-  const received = new Map<string, WebhookMessage[]>();
-  const server = http.createServer((req, res) => {
-    let body = "";
-    req.on("data", (c: Buffer) => (body += c.toString()));
-    req.on("end", () => {
-      received.set(req.url ?? "", [...(received.get(req.url ?? "") ?? []), JSON.parse(body) as WebhookMessage]);
-      res.end("ok");
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  stops.push(() => new Promise((resolve) => server.close(resolve)));
-  return { url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, received };
-}
-
-/** A TCP forwarder from `port` to the machine's PostgreSQL: "mending" the broken backing service. */
-async function startForwarder(port: number, targetPort: number): Promise<() => Promise<void>> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(targetPort, "127.0.0.1");
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", () => s.destroy());
-      s.on("close", () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return () =>
-    new Promise<void>((resolve) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => resolve());
-    });
-}
-
 describe("alerting end to end", () => {
   it("pages Hop3HealthCheckFailing for a broken backing service, resolves it once mended, and feeds every dashboard query", async () => {
     await requireSharedServers();
     const receiver = await startReceiver();
+    stops.push(receiver.stop);
     const brokenPort = await closedPort();
 
     // An exporter with a PostgreSQL check pointed at a closed port, a certificate and an app.
@@ -137,10 +97,7 @@ scrape_configs:
     await eventually(async () => (await prometheus.query('hop3_deploy_probe_total{result="success"}'))[0]?.value[1] === "2", 20_000, "the second probe to be scraped");
     const instances = (await (await fetch(`${prometheus.url}/api/v1/label/instance/values?match[]=hop3_server_info`)).json()) as { data: string[] };
     expect(instances.data).toEqual([target]);
-    const dashboard = buildDashboard();
-    const exprs = (dashboard.panels ?? []).flatMap((p) => ("targets" in p ? (p.targets ?? []) : []).map((t) => [p.title, (t as { expr: string }).expr] as const));
-    for (const [title, expr] of exprs) {
-      const promql = expr.replaceAll("$instance", target.replaceAll(".", "\\\\.")).replaceAll("$__range", "1h").replaceAll("$__rate_interval", "1m");
+    for (const { title, promql } of dashboardQueries(buildDashboard(), target.replaceAll(".", "\\\\."))) {
       const result = await prometheus.query(promql);
       expect(result.length, `${title}: ${promql}`).toBeGreaterThan(0);
     }

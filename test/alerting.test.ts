@@ -8,6 +8,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { buildDashboard, dashboardJson } from "../grafana/dashboard.js";
+import { buildFleetDashboard, SERVER_LINK } from "../grafana/fleet.js";
 import { REPO, tempDir } from "./helpers/cli.js";
 
 function run(command: string, args: string[], cwd = REPO): Promise<{ code: number; output: string; stdout: string }> {
@@ -148,6 +149,32 @@ describe("Prometheus examples", () => {
   });
 });
 
+describe("the fleet configuration (deploy/fleet/)", () => {
+  it("passes promtool: the agent, the central Prometheus and its web configuration", async () => {
+    const dir = tempDir();
+    const local = (text: string): string => text.replaceAll("/etc/prometheus/rules/", `${dir}/`).replaceAll("/etc/prometheus/", `${dir}/`);
+    for (const file of ["hop3-health.rules.yml", "central-ca.crt", "central.crt", "central.key", "remote-write.password", "self-scrape.password"]) await writeFile(path.join(dir, file), "");
+    await writeFile(path.join(dir, "hop3-health.rules.yml"), readFileSync(RULES_FILE));
+    for (const [file, args] of [
+      ["agent.yml", ["check", "config", "--agent"]],
+      ["central.yml", ["check", "config"]],
+    ] as const) {
+      await writeFile(path.join(dir, file), local(readFileSync(path.join(REPO, "deploy/fleet", file), "utf8")));
+      const result = await run("promtool", [...args, path.join(dir, file)]);
+      expect(result.code, `${file}: ${result.output}`).toBe(0);
+    }
+    const agent = parseYaml(readFileSync(path.join(REPO, "deploy/fleet/agent.yml"), "utf8")) as {
+      global: { external_labels: Record<string, string> };
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ labels: Record<string, string> }> }>;
+      remote_write: Array<{ url: string; basic_auth: { username: string; password_file: string }; tls_config: { ca_file: string } }>;
+    };
+    expect(agent.global.external_labels.hop3_server).toBe("web-1");
+    expect(agent.scrape_configs[0]?.job_name).toBe("hop3-health");
+    expect(agent.scrape_configs[0]?.static_configs[0]?.labels.instance).toBe("web-1:9483");
+    expect(agent.remote_write[0]).toMatchObject({ url: expect.stringMatching(/^https:.*\/api\/v1\/write$/), basic_auth: { username: "web-1" }, tls_config: { ca_file: expect.any(String) } });
+  });
+});
+
 describe("docker-compose.yml", () => {
   it("is a valid compose file with the whole stack", async () => {
     const result = await run("docker-compose", ["-f", "docker-compose.yml", "config", "--services"]);
@@ -198,10 +225,45 @@ describe("the Grafana dashboard", () => {
     }
   });
 
-  it("has provisioning for its datasource and itself", () => {
+  it("has provisioning for its datasource and the dashboards", () => {
     const datasource = parseYaml(readFileSync(path.join(REPO, "grafana/provisioning/datasources/prometheus.yml"), "utf8")) as { datasources: Array<{ type: string }> };
     expect(datasource.datasources[0]?.type).toBe("prometheus");
     const provider = parseYaml(readFileSync(path.join(REPO, "grafana/provisioning/dashboards/hop3-health.yml"), "utf8")) as { providers: Array<{ options: { path: string } }> };
     expect(provider.providers[0]?.options.path).toBe("/var/lib/grafana/dashboards");
+  });
+});
+
+describe("the fleet dashboard", () => {
+  const fleet = buildFleetDashboard();
+  const panels = fleet.panels ?? [];
+  const exprs = panels.flatMap((p) => ("targets" in p ? (p.targets ?? []) : []) as Array<{ expr: string }>).map((t) => t.expr);
+
+  it("is committed as generated from grafana/fleet.ts", () => {
+    expect(readFileSync(path.join(REPO, "grafana/dashboards/hop3-fleet.json"), "utf8")).toBe(dashboardJson(fleet));
+  });
+
+  it("has $datasource and a multi-server $instance, and every query is reduced by instance in Prometheus", () => {
+    const variables = fleet.templating?.list ?? [];
+    expect(variables.map((v) => [v.name, v.type, v.multi ?? false, v.includeAll ?? false])).toEqual([
+      ["datasource", "datasource", false, false],
+      ["instance", "query", true, true],
+    ]);
+    expect(exprs.length).toBeGreaterThan(10);
+    for (const expr of exprs) {
+      // One series per server at most: no query hands the browser one series per check.
+      expect(expr, expr).toMatch(/^(count\(|(max|min|sum) by \(instance)/);
+      if (!expr.includes("ALERTS")) expect(expr, expr).toContain('instance=~"$instance"');
+    }
+  });
+
+  it("lists every server with its status, problems, certificates, disks and exporter, linked to its own dashboard", () => {
+    const table = panels.find((p) => p.type === "table");
+    const json = JSON.stringify(table);
+    for (const column of ["Server", "Status", "Failing checks", "Degraded checks", "Unhealthy apps", "Soonest certificate", "Fullest disk", "Exporter"]) expect(json).toContain(`"value":"${column}"`);
+    expect(json).toContain(JSON.stringify(SERVER_LINK));
+    // The link opens the per-server dashboard, whose variable it sets.
+    expect(SERVER_LINK).toMatch(new RegExp(`^/d/${buildDashboard().uid}/`));
+    expect(SERVER_LINK).toContain("var-instance=${__data.fields.instance}");
+    expect((buildDashboard().templating?.list ?? []).map((v) => v.name)).toContain("instance");
   });
 });

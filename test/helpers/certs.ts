@@ -35,6 +35,8 @@ export interface CertificateOptions {
   notBeforeDays?: number;
   notAfterDays: number;
   issuer?: Authority;
+  /** IP addresses the certificate is also for (for a server reached as https://127.0.0.1:port). */
+  ips?: string[];
 }
 
 /** A PEM certificate (and its key) for `domain`, self-signed unless an issuer is given. */
@@ -45,7 +47,7 @@ export async function makeCertificate(options: CertificateOptions): Promise<{ pe
     notBefore: new Date(Date.now() + (options.notBeforeDays ?? -1) * DAY),
     notAfter: new Date(Date.now() + options.notAfterDays * DAY),
     signingAlgorithm: ALGORITHM,
-    extensions: [new x509.SubjectAlternativeNameExtension([{ type: "dns", value: options.domain }])],
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: "dns", value: options.domain }, ...(options.ips ?? []).map((value) => ({ type: "ip" as const, value }))])],
   };
   const cert = options.issuer
     ? await x509.X509CertificateGenerator.create({

@@ -14,14 +14,15 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL
   });
 }
 
-/** Starts a daemon and waits until `readyUrl` answers 2xx; its output is shown if it never does. */
-export async function startDaemon(command: string, args: string[], cwd: string, readyUrl: string, what: string): Promise<ChildProcess> {
+/** Starts a daemon and waits until `ready` answers 2xx (or says so); its output is shown if it never does. */
+export async function startDaemon(command: string, args: string[], cwd: string, ready: string | (() => Promise<boolean>), what: string): Promise<ChildProcess> {
   const output: string[] = [];
   const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], cwd });
   child.stdout.on("data", (c: Buffer) => output.push(c.toString()));
   child.stderr.on("data", (c: Buffer) => output.push(c.toString()));
   try {
-    await eventually(async () => child.exitCode === null && (await fetch(readyUrl)).ok, 30_000, `${what} to be ready`);
+    const isReady = typeof ready === "string" ? async () => (await fetch(ready)).ok : ready;
+    await eventually(async () => child.exitCode === null && (await isReady()), 30_000, `${what} to be ready`);
   } catch (error) {
     child.kill("SIGKILL");
     throw new Error(`${error instanceof Error ? error.message : "failed"}\n${output.join("")}`);
