@@ -44,7 +44,7 @@ describe("a fleet of Hop3 servers on one Prometheus", () => {
         .replace(/group_wait: \S+/, "group_wait: 1s")
         .replace(/group_interval: \S+/, "group_interval: 1s"),
     );
-    stops.push(alertmanager.stop);
+    stops.push(() => alertmanager.stop());
 
     // The central Prometheus as deploy/fleet/ ships it: HTTPS with its CA, basic auth, the
     // remote-write receiver, the rules (with `for:` of 2 seconds), Alertmanager.
@@ -78,7 +78,7 @@ describe("a fleet of Hop3 servers on one Prometheus", () => {
       ["--web.enable-remote-write-receiver", `--web.config.file=${dir}/central-web.yml`, "--rules.alert.resend-delay=1s"],
       client,
     );
-    stops.push(prometheus.stop);
+    stops.push(() => prometheus.stop());
     const centralPort = new URL(prometheus.url).port;
 
     // Three Hop3 servers, each with its identity, a certificate, and a PostgreSQL check; web-2
