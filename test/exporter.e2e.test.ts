@@ -5,9 +5,11 @@ import { execFile, spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import http from "node:http";
 import https from "node:https";
 import { TLSSocket } from "node:tls";
 import path from "node:path";
+import { gunzipSync } from "node:zlib";
 import bcrypt from "bcryptjs";
 import { afterEach, describe, expect, it } from "vitest";
 import { makeAuthority, makeCertificate } from "./helpers/certs.js";
@@ -106,9 +108,39 @@ describe("hop3-health serve", () => {
     expect(metricValue(metrics, "hop3_health_check_failure_reason", { check: "ctl-one" })).toBeUndefined();
     expect(metricValue(metrics, "hop3_exporter_tls")).toBe(0);
     expect(metricValue(metrics, "process_resident_memory_bytes")).toBeGreaterThan(0);
+    // Of prom-client's defaults: the process_* family, the V8 heap, the event loop's p99 lag; not a
+    // series per heap space, GC bucket and lag percentile, which would cost a fleet more than the checks.
+    expect(metricValue(metrics, "nodejs_heap_size_used_bytes")).toBeGreaterThan(0);
+    expect(metricValue(metrics, "nodejs_eventloop_lag_p99_seconds")).toBeGreaterThanOrEqual(0);
+    expect(metrics).not.toMatch(/^nodejs_(heap_space|gc_duration|version_info|active_|eventloop_lag_(min|max|mean|stddev|p50|p90|seconds))/m);
     expect(metrics).toMatch(/# HELP hop3_health_severity .*last check cycle/);
     expect(metrics).toContain("# TYPE hop3_deploy_probe_duration_seconds histogram");
     expect(metrics).toContain("# TYPE hop3_deploy_probe_total counter");
+  });
+
+  it("compresses /metrics with gzip when asked, as Prometheus asks, and not otherwise", async () => {
+    const e = await exporter();
+    await ready(e);
+    const get = (encoding: string): Promise<{ headers: http.IncomingHttpHeaders; body: Buffer }> =>
+      new Promise((resolve, reject) =>
+        http.get(`${e.url}/metrics`, { headers: { "accept-encoding": encoding } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+          res.on("error", reject);
+        }),
+      );
+    const zipped = await get("gzip");
+    expect(zipped.headers["content-encoding"]).toBe("gzip");
+    expect(zipped.headers.vary).toBe("Accept-Encoding");
+    const unzipped = gunzipSync(zipped.body).toString();
+    expect(metricValue(unzipped, "hop3_health_overall_severity")).toBe(0);
+    expect(zipped.body.length).toBeLessThan(unzipped.length / 3);
+    for (const encoding of ["identity", "gzip;q=0, identity", "br"]) {
+      const plain = await get(encoding);
+      expect(plain.headers["content-encoding"], encoding).toBeUndefined();
+      expect(metricValue(plain.body.toString(), "hop3_health_overall_severity"), encoding).toBe(0);
+    }
   });
 
   it("publishes certificate gauges from the certificate checks", async () => {

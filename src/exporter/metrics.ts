@@ -14,6 +14,14 @@ const LAST_CYCLE = "as of the last check cycle";
 /** Names a check's measurement may not take: the process metrics' families, and their histogram and summary series. */
 const RESERVED = /^(process_|nodejs_)|_(bucket|count|sum|created|total)$/;
 
+/**
+ * The process metrics kept of prom-client's defaults: the process_* family every exporter has, the
+ * V8 heap and the event loop's p99 lag. The other 60-odd series (per heap space, GC histogram,
+ * lag percentiles, active handles by type) would cost every server of a fleet more than its
+ * checks do (bench/fleet-cost.ts).
+ */
+const PROCESS_METRICS = /^(process_.+|nodejs_heap_size_(used|total)_bytes|nodejs_external_memory_bytes|nodejs_eventloop_lag_p99_seconds)$/;
+
 /** HELP of the measurements the contract names; others bring their own or get a generic one. */
 const MEASUREMENT_HELP: Record<string, string> = {
   hop3_disk_size_bytes: `Size of the filesystem holding the path, as statfs reports it, ${LAST_CYCLE}.`,
@@ -49,9 +57,7 @@ export function createMetrics(
   const registry = new Registry();
   const processRegistry = new Registry();
   collectDefaultMetrics({ register: processRegistry });
-  // These three are gauges named like counters, which promtool rightly flags; the same figures
-  // stay available, by type, as nodejs_active_handles, nodejs_active_requests and nodejs_active_resources.
-  for (const name of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) processRegistry.removeSingleMetric(name);
+  for (const metric of processRegistry.getMetricsAsArray()) if (!PROCESS_METRICS.test(metric.name)) processRegistry.removeSingleMetric(metric.name);
   // With a thousand checks, rendering takes milliseconds; it is done once per change, not per scrape.
   let rendered: Promise<string> | null = null;
   const registers = [registry];
