@@ -13,8 +13,8 @@
 //
 //   npm run build && node dist/bench/fleet-cost.js          (SECONDS=120 per fleet size by default)
 
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -69,13 +69,17 @@ async function startExporter(root: string, etc: string, hostname: string): Promi
   const child = spawn(process.execPath, [CLI, "--config", config, "serve"], { env: { ...process.env, NODE_OPTIONS: unitNodeOptions() }, stdio: ["ignore", "ignore", "inherit"] });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
-  await until(async () => ((await fetch(`${url}/-/ready`)).ok ? true : undefined), `${hostname}'s first cycle`);
+  await until(async () => ((await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(10_000) })).ok ? true : undefined), `${hostname}'s first cycle`);
   return { url, port };
 }
 
-/** A Hop3 server with `apps` running apps. */
+/** A Hop3 server with `apps` running apps and a certificate where Hop3 keeps its own (openssl makes it). */
 async function makeServer(apps: number): Promise<{ root: string; etc: string }> {
   const { root, etc, script } = makeRoot(`fleet-${apps}`);
+  mkdirSync(path.join(root, "nginx/ssl"), { recursive: true });
+  const made = spawnSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=hop3.example.test", "-days", "40",
+    "-keyout", path.join(root, "nginx/ssl/hop3.key"), "-out", path.join(root, "nginx/ssl/hop3.crt")], { stdio: "ignore" });
+  if (made.status !== 0) console.log("   (openssl failed: no certificate, so no certificate series)");
   for (let i = 0; i < apps; i++) {
     const port = await freePort();
     layoutApp(root, `app${i}`, port);
@@ -117,7 +121,12 @@ for (const apps of [0, 10]) {
 const none = perServer.get(0)!;
 const ten = perServer.get(10)!;
 const perApp = (ten.series - none.series) / 10;
-console.log(`   per app: ${perApp.toFixed(1)} series. Budget: 150 + 2 per app; with no app ${none.series} (${none.series <= 150 ? "within" : "OVER"}), per app ${perApp.toFixed(1)} (${perApp <= 2 ? "within" : "OVER"})\n`);
+console.log(`   per app: ${perApp.toFixed(1)} series. Budget: 150 + 2 per app; with no app ${none.series} (${none.series <= 150 ? "within" : "OVER"}), per app ${perApp.toFixed(1)} (${perApp <= 2 ? "within" : "OVER"})`);
+// The per-check detail deploy/fleet/agent.yml shows how to drop (its commented metric_relabel_configs).
+const agentYaml = readFileSync(fileURLToPath(new URL("../../deploy/fleet/agent.yml", import.meta.url)), "utf8");
+const detail = new RegExp(`^(${/^\s*#\s+regex: (.+)$/m.exec(agentYaml)![1]!})$`);
+const kept = (text: string): number => sampleLines(text).filter((line) => !detail.test(/^[a-zA-Z_:][\w:]*/.exec(line)![0])).length;
+console.log(`   with the per-check detail dropped at the agent (deploy/fleet/agent.yml): ${kept(none.text)} with no app, ${((kept(ten.text) - kept(none.text)) / 10).toFixed(1)} per app\n`);
 
 // --- 2 and 3. the central Prometheus --------------------------------------------------------
 
@@ -143,7 +152,7 @@ async function central(targets: Target[]): Promise<void> {
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
   const query = async (promql: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
-    const body = (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`)).json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+    const body = (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, { signal: AbortSignal.timeout(10_000) })).json()) as { status: string; error?: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
     if (body.status !== "success") throw new Error(`${promql}: ${body.error}`);
     return body.data.result;
   };
