@@ -261,8 +261,10 @@ describe("hop3-health serve", () => {
     const html = await page.text();
     expect(html).toMatch(/<meta http-equiv="refresh" content="\d+">/);
     expect(html).toContain("Hop3 server: exporter-test (203.0.113.9)");
-    expect(html).toContain('<tr class="warn" data-check="ctl-two"><th scope="row">Controlled two</th><td class="symbol" title="warn">⚠</td><td>queue &#60;b&#62;backlog&#60;/b&#62;</td></tr>');
-    expect(html).toContain("Status: ⚠ 1 warning");
+    // The overall status as a banner on top; each check a tile, its message escaped.
+    expect(html).toMatch(/<header id="banner" class="warn" role="banner">\n<p class="overall"><span aria-hidden="true">⚠<\/span> 1 warning<\/p>/);
+    expect(html).toContain('<li class="tile warn" data-check="ctl-two">\n<p class="state"><span aria-hidden="true">⚠</span> warning</p>\n<h3>Controlled two</h3>\n<p class="detail">queue &#60;b&#62;backlog&#60;/b&#62;</p>');
+    expect(page.headers.get("server-timing")).toMatch(/^render;dur=\d+(\.\d+)?$/);
 
     const viaUrl = await runCli(["status", "--url", e.url]);
     expect(viaUrl.code).toBe(1);

@@ -4,8 +4,9 @@
 import { InputError } from "../lib/errors.js";
 import { didYouMean } from "../lib/suggest.js";
 import { toJson } from "../report/json.js";
-import { buildReport, exitCodeFor, type Report } from "../report/report.js";
+import { buildReport, exitCodeFor, withHistory, type Report } from "../report/report.js";
 import { renderQuiet, renderText, wantsColour } from "../report/text.js";
+import type { Engine } from "../engine/engine.js";
 import type { CommandOutput } from "./output.js";
 
 export interface StatusOptions {
@@ -21,7 +22,7 @@ export interface StatusOptions {
 }
 
 export async function status(options: StatusOptions): Promise<CommandOutput> {
-  const report = options.url !== undefined ? await remoteReport(options.url, options.check) : await localReport(options.config, options.check);
+  const report = options.url !== undefined ? await remoteReport(options.url, options.check) : await localReport(options.config, options.check, options.json === true);
   const code = exitCodeFor(report.overall);
   if (options.json) return { stdout: `${JSON.stringify(toJson(report), null, 2)}\n`, code };
   if (options.quiet || options.check !== undefined) return { stdout: renderQuiet(report, { perfdata: options.perfdata, single: options.check !== undefined }), code };
@@ -41,9 +42,19 @@ async function remoteReport(url: string, check: string | undefined): Promise<Rep
   return { ...report, overall: item.severity, counts, sections: [{ title: item.section, items: [item] }] };
 }
 
-async function localReport(file: string | undefined, check: string | undefined): Promise<Report> {
-  const { createEngine } = await import("../engine/engine.js");
+/** Checks run here; with `history`, each item's history from the exporter's event log, where there is one. */
+async function localReport(file: string | undefined, check: string | undefined, history: boolean): Promise<Report> {
+  const { createEngine, eventsFileOf } = await import("../engine/engine.js");
   const engine = await createEngine({ file, logLevel: "warn" });
+  const report = await runLocally(engine, check);
+  if (!history) return report;
+  const { EventLog } = await import("../engine/events.js");
+  const log = new EventLog(eventsFileOf(engine.config), engine.logger);
+  await log.read();
+  return withHistory(report, log.recent());
+}
+
+async function runLocally(engine: Engine, check: string | undefined): Promise<Report> {
   const identity = engine.identity();
   if (check === undefined) return buildReport(await identity, await engine.runCycle(), engine.maintenanceNow());
   const checks = await engine.discover();

@@ -51,6 +51,10 @@ export class EventLog {
   private size = 0;
   /** The last severity of every check, kept for the snapshot that starts each file. */
   private readonly severities = new Map<string, Severity>();
+  /** The snapshot that starts the current file, when it was read or written: where every check stood then. */
+  private origin: { time: string; severities: Record<string, Severity> } | null = null;
+  /** Whether older events than the first kept in memory were dropped (or not read). */
+  private trimmed = false;
   private readonly options: EventLogOptions;
 
   constructor(
@@ -63,6 +67,15 @@ export class EventLog {
 
   /** Reads back the tail of the log: the last severity of every check. Never fails: a bad log is a warning. */
   async open(): Promise<Map<string, Severity>> {
+    return this.load(true);
+  }
+
+  /** Reads the tail of the log, for its history, and changes nothing of it (another process writes it). */
+  async read(): Promise<void> {
+    await this.load(false);
+  }
+
+  private async load(owned: boolean): Promise<Map<string, Severity>> {
     let lines: string[] = [];
     let partial = false;
     try {
@@ -86,12 +99,20 @@ export class EventLog {
         return;
       }
       if (event.kind === SNAPSHOT) {
-        for (const [check, severity] of Object.entries(event.severities ?? {})) if (isSeverity(severity)) this.severities.set(check, severity);
+        const severities: Record<string, Severity> = {};
+        for (const [check, severity] of Object.entries(event.severities ?? {})) {
+          if (!isSeverity(severity)) continue;
+          this.severities.set(check, severity);
+          severities[check] = severity;
+        }
+        this.origin = { time: event.time, severities };
         return;
       }
       if (event.kind === "transition" && isSeverity(event.to)) this.severities.set(event.check, event.to);
       this.remember(event);
     });
+    if (partial) this.trimmed = true;
+    if (!owned) return new Map(this.severities);
     // A torn last line has no newline: end it, so the next event starts on a line of its own.
     if (lines.length > 0 && lines.at(-1) !== "") {
       await appendFile(this.file, "\n").then(
@@ -139,10 +160,21 @@ export class EventLog {
     return matching.reverse();
   }
 
+  /**
+   * What the history of the checks is computed from: the events kept in memory (oldest first), the
+   * snapshot that starts the file they come from, and whether older ones were dropped.
+   */
+  recent(): { events: readonly HealthEvent[]; origin: { time: string; severities: Record<string, Severity> } | null; trimmed: boolean } {
+    return { events: this.memory, origin: this.origin, trimmed: this.trimmed };
+  }
+
   private remember(event: HealthEvent): void {
     this.memory.push(event);
     // Trimmed in batches, so that keeping the tail costs nothing per event.
-    if (this.memory.length > this.options.memory * 1.25) this.memory.splice(0, this.memory.length - this.options.memory);
+    if (this.memory.length > this.options.memory * 1.25) {
+      this.memory.splice(0, this.memory.length - this.options.memory);
+      this.trimmed = true;
+    }
   }
 
   /** file → file.1 → … → file.N (the oldest dropped); the new file starts with a snapshot. */
@@ -160,6 +192,7 @@ export class EventLog {
     };
     const text = `${JSON.stringify(snapshot)}\n`;
     await appendFile(this.file, text, { mode: 0o640 });
+    this.origin = { time: snapshot.time, severities: { ...snapshot.severities } };
     this.size = Buffer.byteLength(text);
   }
 

@@ -1,13 +1,15 @@
 // The HTTP face of the exporter: /metrics, /status, the health and readiness endpoints, the
 // event log and the status page, all reading the state of the last finished cycle.
 
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
 import type { EventLog } from "../engine/events.js";
 import type { HealthState } from "../engine/state.js";
-import { renderHtml } from "../report/html.js";
+import { pageOptions, renderHtml } from "../report/html.js";
 import { toJson } from "../report/json.js";
-import { buildReport, type Report } from "../report/report.js";
+import { buildReport, withHistory, type Report } from "../report/report.js";
 import { renderText } from "../report/text.js";
 import type { BasicAuth } from "./auth.js";
 import type { Metrics } from "./metrics.js";
@@ -37,6 +39,12 @@ export function acceptsGzip(header: string | undefined): boolean {
   return false;
 }
 
+/** A text answer, gzip-compressed when the client takes it. */
+async function sendCompressible(req: IncomingMessage, res: ServerResponse, contentType: string, text: string, headers: Record<string, string> = {}): Promise<void> {
+  if (acceptsGzip(req.headers["accept-encoding"])) send(res, 200, contentType, await gzipped(text), { ...headers, "content-encoding": "gzip", vary: "Accept-Encoding" });
+  else send(res, 200, contentType, text, { ...headers, vary: "Accept-Encoding" });
+}
+
 const NOT_FOUND = "Not found. Try /, /metrics, /status, /-/healthy, /-/ready, /api/v1/events, POST /api/v1/probes or POST /-/reload.\n";
 
 export function createApp(options: AppOptions): Router {
@@ -54,19 +62,18 @@ export function createApp(options: AppOptions): Router {
       : {}),
   });
 
+  // The report of the last cycle, with each check's history from the event log.
   const report = (): Report | null => {
     const cycle = state.currentCycle();
-    return cycle && state.identity ? buildReport(state.identity, cycle, options.maintenance()) : null;
+    return cycle && state.identity ? withHistory(buildReport(state.identity, cycle, options.maintenance()), events.recent()) : null;
   };
 
   app.get("/metrics", async (req, res) => {
-    const text = await metrics.render();
     // Compressed when asked, as Prometheus asks: a fleet's scrapes cost a quarter of the bytes.
-    if (acceptsGzip(req.headers["accept-encoding"])) send(res, 200, metrics.contentType, await gzipped(text), { "content-encoding": "gzip", vary: "Accept-Encoding" });
-    else send(res, 200, metrics.contentType, text, { vary: "Accept-Encoding" });
+    await sendCompressible(req, res, metrics.contentType, await metrics.render());
   });
 
-  app.get("/status", (_req, res, url) => {
+  app.get("/status", async (req, res, url) => {
     const current = report();
     const text = url.searchParams.get("format") === "text";
     if (!current) {
@@ -75,7 +82,7 @@ export function createApp(options: AppOptions): Router {
       return;
     }
     if (text) sendText(res, 200, renderText(current, { colour: false }));
-    else sendJson(res, 200, toJson(current));
+    else await sendCompressible(req, res, "application/json; charset=utf-8", JSON.stringify(toJson(current)));
   });
 
   app.get("/-/healthy", (_req, res) => sendText(res, 200, "OK\n"));
@@ -117,8 +124,16 @@ export function createApp(options: AppOptions): Router {
     sendJson(res, 200, { events: found });
   });
 
-  app.get("/", (_req, res) => {
-    send(res, 200, "text/html; charset=utf-8", renderHtml(report(), { refreshSeconds: options.timing().intervalSeconds }));
+  app.get("/", async (req, res, url) => {
+    const started = performance.now();
+    const view = pageOptions(url.searchParams, options.timing().intervalSeconds);
+    if (typeof view === "string") {
+      sendText(res, 400, `${view}\n`);
+      return;
+    }
+    const html = renderHtml(report(), view);
+    // What the page cost to make, for the browser's developer tools and bench/status-page.ts.
+    await sendCompressible(req, res, "text/html; charset=utf-8", html, { "server-timing": `render;dur=${(performance.now() - started).toFixed(2)}` });
   });
   return app;
 }

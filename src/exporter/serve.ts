@@ -132,6 +132,19 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     return run;
   };
 
+  // Maintenance windows as they open and end, seen cycle by cycle: the history leaves them out of uptime.
+  let inMaintenance = new Set<string>();
+  const maintenanceEvents = (): HealthEvent[] => {
+    const open = new Set(engine.maintenanceNow().keys());
+    const time = new Date().toISOString();
+    const changed: HealthEvent[] = [
+      ...[...open].filter((c) => !inMaintenance.has(c)).map((check) => ({ time, kind: "maintenance", check, state: "start", message: "maintenance window open" })),
+      ...[...inMaintenance].filter((c) => !open.has(c)).map((check) => ({ time, kind: "maintenance", check, state: "end", message: "maintenance window ended" })),
+    ];
+    inMaintenance = open;
+    return changed;
+  };
+
   const publish = async (transitions: Transition[]): Promise<void> => {
     metrics.refresh();
     for (const t of transitions) {
@@ -141,7 +154,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       else if (t.to === "warn") engine.logger.warn(fields, line);
       else engine.logger.info(fields, line);
     }
-    await events.append(transitions.map(eventOf));
+    await events.append([...transitions.map(eventOf), ...maintenanceEvents()]);
   };
 
   let stopWatchingTls = (): void => undefined;

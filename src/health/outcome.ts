@@ -1,5 +1,6 @@
 // What one run of a check amounts to, and what one cycle of all checks amounts to.
 
+import type { CheckHistory } from "../report/history.js";
 import type { Measurement, Severity } from "./model.js";
 import type { Reason } from "./reasons.js";
 
@@ -23,6 +24,8 @@ export interface CheckOutcome {
   causes?: Cause[];
   /** Set by the report while the check is in a maintenance window: it still runs and shows, and does not page. */
   maintenance?: { until: string; reason: string };
+  /** Set by the report from the event log, where there is one: since when at this severity, uptime, the last 24 h. */
+  history?: CheckHistory;
 }
 
 export interface Cause {

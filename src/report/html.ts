@@ -1,67 +1,180 @@
-// The status page at `/`: the same report as `hop3-health status`, server-rendered, no script,
-// refreshing itself every check interval.
+// The status page at `/`: the report of `hop3-health status` as a page for a browser or a wall
+// screen, server-rendered. The overall status is a banner on top, the identity under it, then each
+// section as a grid of tiles: symbol and word (never colour alone), name, message, how long the
+// check has been in this state, its last 24 hours as bars and its uptime. It refreshes itself:
+// a small script swaps the content in place (no flash); without JavaScript, the page reloads.
+//
+//   /?theme=dark|light   a theme (by default the browser's prefers-color-scheme)
+//   /?refresh=N          refresh every N seconds (5 to 86400; default: the check interval)
+//   /?kiosk=1            no links, for a screen nobody clicks
 
 import type { Severity } from "../health/model.js";
+import type { CheckOutcome } from "../health/outcome.js";
+import { BARS, lasted, type Bar, type CheckHistory } from "./history.js";
 import { afterDetail, identityLine, summaryText, SYMBOLS, type Report } from "./report.js";
 
-const COLOURS: Record<Severity, string> = { ok: "#1a7f37", warn: "#9a6700", fail: "#cf222e" };
+export interface PageOptions {
+  refreshSeconds: number;
+  theme: "auto" | "light" | "dark";
+  kiosk: boolean;
+  now?: Date;
+}
+
+/** The page's options from its query string; a message when one is wrong. */
+export function pageOptions(params: URLSearchParams, intervalSeconds: number): PageOptions | string {
+  const theme = params.get("theme") ?? "auto";
+  if (theme !== "auto" && theme !== "light" && theme !== "dark") return `theme=${JSON.stringify(theme)}: expected dark, light or auto`;
+  const refresh = params.get("refresh");
+  const refreshSeconds = refresh === null ? Math.max(5, Math.round(intervalSeconds)) : Number(refresh);
+  if (!Number.isInteger(refreshSeconds) || refreshSeconds < 5 || refreshSeconds > 86_400) return `refresh=${JSON.stringify(refresh)}: expected a whole number of seconds from 5 to 86400`;
+  const kiosk = params.get("kiosk");
+  return { refreshSeconds, theme, kiosk: kiosk !== null && kiosk !== "0" && kiosk !== "false" };
+}
+
+const WORDS: Record<Severity, string> = { ok: "ok", warn: "warning", fail: "failing" };
+const BAR_WORDS: Record<Exclude<Bar, null>, string> = { ok: "ok", warn: "warning", fail: "failing", maintenance: "in maintenance" };
+
+// Colours with at least 4.5:1 contrast (WCAG AA) for their text, in both themes.
+const LIGHT = { bg: "#ffffff", fg: "#1f2328", muted: "#57606a", tile: "#f6f8fa", line: "#d0d7de", ok: "#1a7f37", warn: "#8a5c00", fail: "#cf222e", maint: "#0969da", okBg: "#1a7f37", warnBg: "#8a5c00", failBg: "#b62324" };
+const DARK = { bg: "#0d1117", fg: "#e6edf3", muted: "#9198a1", tile: "#161b22", line: "#30363d", ok: "#3fb950", warn: "#d29922", fail: "#ff7b72", maint: "#58a6ff", okBg: "#1f6f2f", warnBg: "#7d5400", failBg: "#b62324" };
+const vars = (theme: typeof LIGHT): string =>
+  Object.entries(theme)
+    .map(([k, v]) => `--${k}: ${v};`)
+    .join(" ");
 
 function escape(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function renderHtml(report: Report | null, options: { refreshSeconds: number; now?: Date }): string {
+function percent(ratio: number | null): string {
+  if (ratio === null) return "—";
+  // Rounded down: a check that was not ok at all for a moment never shows 100 %.
+  const digits = ratio >= 0.99 ? 2 : 1;
+  const value = Math.floor(ratio * 100 * 10 ** digits) / 10 ** digits;
+  return `${ratio === 1 ? "100" : value.toFixed(digits)} %`;
+}
+
+function bars(history: CheckHistory, now: Date): string {
+  const spans = history.bars.map((bar, i) => {
+    const start = new Date(now.getTime() - ((BARS - i) * 86_400_000) / BARS);
+    const label = `${start.toISOString().slice(11, 16)} UTC: ${bar === null ? "no data" : BAR_WORDS[bar]}`;
+    return `<span class="bar ${bar ?? "none"}" title="${label}"></span>`;
+  });
+  const count = (kind: Bar): number => history.bars.filter((b) => b === kind).length;
+  const summary = [
+    `${count("ok")} ok`,
+    ...(count("warn") ? [`${count("warn")} with warnings`] : []),
+    ...(count("fail") ? [`${count("fail")} with failures`] : []),
+    ...(count("maintenance") ? [`${count("maintenance")} in maintenance`] : []),
+    ...(count(null) ? [`${count(null)} without data`] : []),
+  ].join(", ");
+  return `<div class="bars" role="img" aria-label="Last 24 hours, by half hour: ${summary}">${spans.join("")}</div>`;
+}
+
+function tile(item: CheckOutcome, now: Date): string {
+  const history = item.history;
+  const since = history?.since ? `${WORDS[item.severity]} for ${lasted(now.getTime() - Date.parse(history.since))}` : "";
+  return `<li class="tile ${item.severity}" data-check="${escape(item.check)}">
+<p class="state"><span aria-hidden="true">${SYMBOLS[item.severity]}</span> ${WORDS[item.severity]}</p>
+<h3>${escape(item.name)}</h3>
+<p class="detail">${escape(item.detail + afterDetail(item))}</p>
+${since ? `<p class="since">${since}</p>\n` : ""}${history ? `${bars(history, now)}\n<p class="uptime">up ${percent(history.uptime_24h)} over 24 h · ${percent(history.uptime_7d)} over 7 days</p>\n` : ""}</li>`;
+}
+
+export function renderHtml(report: Report | null, options: PageOptions): string {
   const now = options.now ?? new Date();
-  const refresh = Math.max(5, Math.round(options.refreshSeconds));
-  let body: string;
-  let title = "hop3-health";
-  if (!report) {
-    body = `<p class="waiting">The first check cycle has not finished yet. This page refreshes by itself.</p>`;
-  } else {
-    title = `${SYMBOLS[report.overall]} ${report.identity.hostname} — hop3-health`;
-    const ago = Math.max(0, Math.round((now.getTime() - report.generatedAt.getTime()) / 1000));
-    const sections = report.sections
-      .map(
-        (section) => `<section>
-  <h2>${escape(section.title)}</h2>
-  <table>
-${section.items
-  .map(
-    (item) =>
-      `    <tr class="${item.severity}" data-check="${escape(item.check)}"><th scope="row">${escape(item.name)}</th><td class="symbol" title="${item.severity}">${SYMBOLS[item.severity]}</td><td>${escape(item.detail + afterDetail(item))}</td></tr>`,
-  )
-  .join("\n")}
-  </table>
-</section>`,
-      )
-      .join("\n");
-    body = `<p class="identity">${escape(identityLine(report.identity))}</p>
-${sections || "<p>No checks are configured on this server.</p>"}
-<p class="summary ${report.overall}">Status: ${escape(summaryText(report))}</p>
-<p class="meta">Last check cycle finished <time datetime="${report.generatedAt.toISOString()}">${report.generatedAt.toISOString()}</time> (${ago}s ago). This page refreshes every ${refresh}s. Also as <a href="status">JSON</a>, <a href="status?format=text">text</a> and <a href="metrics">metrics</a>.</p>`;
-  }
+  const overall = report?.overall ?? "none";
+  const title = report ? `${SYMBOLS[report.overall]} ${report.identity.hostname} — hop3-health` : "hop3-health";
+  const banner = report
+    ? `<p class="overall"><span aria-hidden="true">${SYMBOLS[report.overall]}</span> ${escape(summaryText(report).replace(/^\S+ /, ""))}</p>
+<p class="identity">${escape(identityLine(report.identity))}</p>`
+    : `<p class="overall">Waiting for the first check cycle</p>`;
+  const sections = report
+    ? report.sections
+        .map((section, i) => {
+          const counts = (["ok", "warn", "fail"] as const).map((s) => [s, section.items.filter((item) => item.severity === s).length] as const).filter(([, n]) => n > 0);
+          return `<section aria-labelledby="section-${i}">
+<h2 id="section-${i}">${escape(section.title)} <span class="counts">${counts.map(([s, n]) => `${n} ${SYMBOLS[s]}`).join(" ")}</span></h2>
+<ul class="tiles">
+${section.items.map((item) => tile(item, now)).join("\n")}
+</ul>
+</section>`;
+        })
+        .join("\n") || "<p>No checks are configured on this server.</p>"
+    : "<p>The first check cycle has not finished yet. This page refreshes by itself.</p>";
+  const ago = report ? Math.max(0, Math.round((now.getTime() - report.generatedAt.getTime()) / 1000)) : 0;
+  const meta = report
+    ? `Last check cycle finished <time datetime="${report.generatedAt.toISOString()}">${report.generatedAt.toISOString().slice(0, 19).replace("T", " ")} UTC</time> (${ago}s ago); refreshes every ${options.refreshSeconds}s.` +
+      (options.kiosk ? "" : ` Also as <a href="status">JSON</a>, <a href="status?format=text">text</a> and <a href="metrics">metrics</a>.`)
+    : "";
+  const themeClass = options.theme === "auto" ? "" : ` class="${options.theme}"`;
   return `<!doctype html>
-<html lang="en">
+<html lang="en"${themeClass} data-refresh="${options.refreshSeconds}">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="refresh" content="${refresh}">
+<meta http-equiv="refresh" content="${options.refreshSeconds}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="${options.theme === "auto" ? "light dark" : options.theme}">
 <title>${escape(title)}</title>
 <style>
-  body { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 60rem; padding: 0 1rem; color: #1f2328; }
-  h1 { font-size: 1.3rem; } h2 { font-size: 1.05rem; margin: 1.5rem 0 .3rem; }
-  table { border-collapse: collapse; width: 100%; }
-  th { text-align: left; font-weight: normal; width: 14rem; padding: .15rem .5rem .15rem 1rem; }
-  td { padding: .15rem .5rem; } td.symbol { width: 1.5rem; font-weight: bold; }
-  tr.ok td { color: ${COLOURS.ok}; } tr.warn td { color: ${COLOURS.warn}; } tr.fail td { color: ${COLOURS.fail}; }
-  .summary { font-weight: bold; font-size: 1.1rem; margin-top: 1.5rem; }
-  .summary.ok { color: ${COLOURS.ok}; } .summary.warn { color: ${COLOURS.warn}; } .summary.fail { color: ${COLOURS.fail}; }
-  .meta, .waiting { color: #59636e; font-size: .9rem; }
+  :root { ${vars(LIGHT)} }
+  @media (prefers-color-scheme: dark) { :root:not(.light) { ${vars(DARK)} } }
+  :root.dark { ${vars(DARK)} }
+  * { box-sizing: border-box; }
+  html { font: clamp(14px, 0.42vw + 9px, 30px)/1.45 system-ui, "DejaVu Sans", sans-serif; background: var(--bg); color: var(--fg); }
+  body { margin: 0; }
+  header { padding: .9rem 1.5rem; color: #ffffff; background: var(--muted); }
+  header.ok { background: var(--okBg); } header.warn { background: var(--warnBg); } header.fail { background: var(--failBg); }
+  .overall { font-size: 1.9rem; font-weight: 700; margin: 0; }
+  .identity { margin: .2rem 0 0; }
+  main { padding: .5rem 1.5rem 1rem; }
+  h2 { font-size: 1.15rem; margin: 1rem 0 .5rem; }
+  h2 .counts { font-weight: 400; color: var(--muted); margin-left: .5rem; }
+  .tiles { list-style: none; margin: 0; padding: 0; display: grid; gap: .75rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 19rem), 1fr)); }
+  .tile { background: var(--tile); border: 1px solid var(--line); border-left: .45rem solid var(--muted); border-radius: .4rem; padding: .55rem .8rem; min-width: 0; }
+  .tile.ok { border-left-color: var(--ok); } .tile.warn { border-left-color: var(--warn); } .tile.fail { border-left-color: var(--fail); }
+  .tile p, .tile h3 { margin: 0; overflow-wrap: anywhere; }
+  .state { font-weight: 700; } .ok .state { color: var(--ok); } .warn .state { color: var(--warn); } .fail .state { color: var(--fail); }
+  .tile h3 { font-size: 1.05rem; }
+  .detail { font-size: .9rem; }
+  .since, .uptime { font-size: .85rem; color: var(--muted); }
+  .bars { display: flex; gap: 1px; height: 1.1rem; margin: .35rem 0 .15rem; }
+  .bar { flex: 1; border-radius: 1px; }
+  .bar.ok { background: var(--ok); }
+  .bar.warn { background: repeating-linear-gradient(45deg, var(--warn) 0 3px, transparent 3px 5px); }
+  .bar.fail { background: var(--fail); height: 100%; box-shadow: inset 0 -.3rem 0 var(--fg); }
+  .bar.maintenance { background: repeating-linear-gradient(90deg, var(--maint) 0 2px, transparent 2px 4px); }
+  .bar.none { border: 1px dashed var(--line); }
+  footer { padding: 0 1.5rem 1rem; color: var(--muted); font-size: .85rem; }
+  a { color: var(--maint); }
 </style>
 </head>
 <body>
-<h1>hop3-health</h1>
-${body}
+<header id="banner" class="${overall}" role="banner">
+${banner}
+</header>
+<main id="report">
+${sections}
+</main>
+<footer id="meta">${meta}</footer>
+<script>
+(() => {
+  const every = Number(document.documentElement.dataset.refresh) * 1000;
+  document.querySelector('meta[http-equiv="refresh"]')?.remove();
+  setInterval(async () => {
+    try {
+      const page = new DOMParser().parseFromString(await (await fetch(location.href, { cache: "no-store" })).text(), "text/html");
+      for (const id of ["banner", "report", "meta"]) {
+        const fresh = page.getElementById(id);
+        if (fresh) document.getElementById(id)?.replaceWith(fresh);
+      }
+      document.title = page.title;
+    } catch {
+      // The exporter is restarting: the next turn tries again.
+    }
+  }, every);
+})();
+</script>
 </body>
 </html>
 `;

@@ -4,6 +4,7 @@
 import type { Severity } from "../health/model.js";
 import type { Cause } from "../health/outcome.js";
 import { isReason, type Reason } from "../health/reasons.js";
+import type { CheckHistory } from "./history.js";
 import type { Report } from "./report.js";
 
 export interface JsonReport {
@@ -26,6 +27,8 @@ export interface JsonReport {
       cause?: Cause[];
       /** While it is in a maintenance window: until when, and why. */
       maintenance?: { until: string; reason: string };
+      /** From the event log, where there is one: since when at this severity, uptime, the last 24 h. */
+      history?: CheckHistory;
     }>;
   }>;
   generated_at: string;
@@ -49,6 +52,7 @@ export function toJson(report: Report): JsonReport {
         duration_seconds: Number(item.durationSeconds.toFixed(6)),
         ...(item.causes ? { cause: item.causes } : {}),
         ...(item.maintenance ? { maintenance: item.maintenance } : {}),
+        ...(item.history ? { history: item.history } : {}),
       })),
     })),
     generated_at: report.generatedAt.toISOString(),
@@ -79,6 +83,7 @@ export function fromJson(body: JsonReport): Report {
         finishedAt: generatedAt,
         ...(Array.isArray(item.cause) ? { causes: item.cause } : {}),
         ...(item.maintenance ? { maintenance: item.maintenance } : {}),
+        ...(item.history ? { history: item.history } : {}),
       })),
     })),
   };

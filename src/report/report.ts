@@ -2,6 +2,7 @@
 // Every rendering (text, quiet, JSON, HTML) starts from this. Within a section, checks keep the
 // order their plugins gave them in.
 
+import { histories, type HistorySource } from "./history.js";
 import { SECTIONS, worstSeverity, type Severity } from "../health/model.js";
 import type { Cause, CheckOutcome, Cycle, Identity } from "../health/outcome.js";
 
@@ -89,4 +90,11 @@ export function afterDetail(item: CheckOutcome): string {
 export function identityLine(identity: Identity): string {
   const version = identity.version === "unknown" ? "version unknown" : `v${identity.version}`;
   return `Hop3 server: ${identity.hostname} (${identity.ip}) — ${version} — up ${identity.uptime}`;
+}
+
+/** The report with each item's history from the event log (see history.ts), at `now`. */
+export function withHistory(report: Report, source: HistorySource, now = Date.now()): Report {
+  const current = new Map(report.sections.flatMap((s) => s.items.map((i) => [i.check, i.severity] as const)));
+  const found = histories(source, current, now);
+  return { ...report, sections: report.sections.map((s) => ({ ...s, items: s.items.map((i) => ({ ...i, history: found.get(i.check) })) })) };
 }
