@@ -89,7 +89,9 @@ scrape_configs:
       return notes.flatMap((n) => n.alerts).find((a) => a.status === "firing" && a.labels.alertname === "Hop3HealthCheckFailing");
     }, 60_000, "Hop3HealthCheckFailing at the pager");
     expect(firing.labels).toMatchObject({ severity: "critical", check: "postgresql", instance: target, job: "hop3-health", section: "Backing services" });
-    expect(firing.annotations.summary).toBe(`Hop3 check postgresql is failing on ${target}`);
+    // Named by the hostname the exporter reports, not its address.
+    expect(firing.labels.server).toBe("exporter-test");
+    expect(firing.annotations.summary).toBe("Hop3 check postgresql is failing on exporter-test");
     expect(firing.annotations.runbook_url).toMatch(/docs\/runbooks\.md#hop3healthcheckfailing$/);
 
     // Every dashboard query parses, runs and returns data. A second probe makes the probe counters move.

@@ -1,7 +1,7 @@
 // `hop3-health status` as a user runs it: the built binary against a temporary HOP3_ROOT.
 
 import { spawn, type ChildProcess } from "node:child_process";
-import { chmod, copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -17,6 +17,36 @@ afterAll(() => {
 });
 
 describe("hop3-health status", () => {
+  it("--json gives each check's history from the exporter's event log, and leaves the log as it was", async () => {
+    const { configFile, root } = await makeHop3Root();
+    const now = Date.now();
+    const hoursAgo = (h: number): string => new Date(now - h * 3_600_000).toISOString();
+    // The log a running exporter left: the disk check ok from a day ago, failing for 6 hours of it;
+    // the last line torn by a crash (status must not mend it: the exporter owns the file).
+    const log = [
+      { time: hoursAgo(24), kind: "transition", check: "disk-usage", from: null, to: "ok", message: "ok" },
+      { time: hoursAgo(12), kind: "transition", check: "disk-usage", from: "ok", to: "fail", message: "full" },
+      { time: hoursAgo(6), kind: "transition", check: "disk-usage", from: "fail", to: "ok", message: "ok" },
+    ]
+      .map((e) => JSON.stringify(e))
+      .join("\n");
+    const file = path.join(root, "hop3-health-events.jsonl");
+    await writeFile(file, `${log}\n{"time": "torn`);
+    const result = await runCli(["--config", configFile, "status", "--json"]);
+    expect(result.code).toBe(0);
+    const disk = items(JSON.parse(result.stdout) as JsonReport)["disk-usage"]!;
+    expect(disk.history?.since).toBe(hoursAgo(6));
+    expect(disk.history?.uptime_24h).toBeCloseTo(18 / 24, 3);
+    // Six hours are 12 half hours; the run began a moment after the log was laid out, so the edges may touch a 13th.
+    expect(disk.history?.bars.filter((b) => b === "fail").length).toBeGreaterThanOrEqual(12);
+    expect(disk.history?.bars.filter((b) => b === "fail").length).toBeLessThanOrEqual(13);
+    // A check the log never saw: no figures made up.
+    expect(items(JSON.parse(result.stdout) as JsonReport)["hop3-user"]?.history).toEqual({ since: null, uptime_24h: null, uptime_7d: null, bars: Array(48).fill(null) });
+    expect(await readFile(file, "utf8")).toBe(`${log}\n{"time": "torn`);
+    // Without --json, the log is not read: the text report is as ever.
+    expect((await runCli(["--config", configFile, "status"])).stdout).not.toContain("uptime");
+  });
+
   it("all ok: the report, a ✓ per check, the summary line and exit 0", async () => {
     const { configFile, root } = await makeHop3Root();
     const result = await runCli(["--config", configFile, "status"]);
