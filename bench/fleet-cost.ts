@@ -6,8 +6,8 @@
 //     own identity: its memory, its rule evaluation time (the shipped rules) and the time of every
 //     fleet dashboard query;
 //  3. the same with 200 servers, served by a stand-in: one HTTP server answering, for each server,
-//     the exposition a real exporter of part 2 gave, with that server's hostname (the same series
-//     and values; no checks run).
+//     the exposition a real exporter of part 2 gave, with that server's hostname and its cycles'
+//     times brought up to date (the same series and values; no checks run).
 // The central Prometheus scrapes the servers itself, each labelled hop3_server as its agent's
 // external label would: the series it stores are those remote write brings.
 //
@@ -169,9 +169,12 @@ async function central(targets: Target[]): Promise<void> {
   const firing = await scalar('count(ALERTS{alertstate="firing"}) or vector(0)');
   console.log(
     `   ${targets.length} servers, after ${SECONDS} s of ${interval}-second scrapes: RSS ${rss.toFixed(0)} MB (Go heap in use ${heap.toFixed(0)} MB); ` +
-      `head series ${series} (${hop3Series} from hop3-health, ${(hop3Series / targets.length).toFixed(0)} per server); ` +
+      `head series ${series} (${hop3Series} from hop3-health, ${(hop3Series / targets.length).toFixed(0)} per server, with Prometheus' own up and scrape_*); ` +
       `rule group evaluation ${(ruleGroup * 1000).toFixed(1)} ms (one rule's p99 ${(ruleP99 * 1000).toFixed(2)} ms); ${firing} alerts firing`,
   );
+  const rules = (await (await fetch(`${url}/api/v1/rules`, { signal: AbortSignal.timeout(10_000) })).json()) as { data: { groups: Array<{ rules: Array<{ name: string; evaluationTime: number }> }> } };
+  const slowest = rules.data.groups.flatMap((g) => g.rules).sort((a, b) => b.evaluationTime - a.evaluationTime).slice(0, 3);
+  console.log(`   slowest rules at the last evaluation: ${slowest.map((r) => `${r.name} ${(r.evaluationTime * 1000).toFixed(1)} ms`).join(", ")}`);
 
   // Every fleet dashboard query, as Grafana sends it with all servers selected: median of 20.
   const dashboard = buildFleetDashboard();
@@ -201,12 +204,15 @@ await central(exporters.map((e) => ({ name: e.name, address: `127.0.0.1:${e.port
 
 console.log("\n3. The central Prometheus with 200 servers: a stand-in serves each one's exposition, as a real exporter gave it");
 const exposition = await (await fetch(`${exporters[0]!.url}/metrics`)).text();
+console.log(`   the exposition served for each: web-1's, ${sampleLines(exposition).length} series`);
 for (const child of children.splice(0)) child.kill("SIGKILL");
 const standInPort = await freePort();
 const standIn = http.createServer((req, res) => {
   const name = /^\/metrics\/(.+)$/.exec(req.url ?? "")?.[1] ?? "unknown";
   res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
-  res.end(exposition.replaceAll('hostname="web-1"', `hostname="${name}"`));
+  // As a live exporter: its cycles keep finishing (else every check looks stale, and pending alerts pile up).
+  const now = (Date.now() / 1000).toFixed(3);
+  res.end(exposition.replaceAll('hostname="web-1"', `hostname="${name}"`).replace(/^(hop3_health_check_last_run_timestamp_seconds\{[^}]*\}|hop3_health_last_cycle_timestamp_seconds) \S+$/gm, `$1 ${now}`));
 });
 await new Promise<void>((resolve) => standIn.listen(standInPort, "127.0.0.1", resolve));
 await central(Array.from({ length: 200 }, (_, i) => ({ name: `web-${i + 1}`, address: `127.0.0.1:${standInPort}`, path: `/metrics/web-${i + 1}` })));
