@@ -1,7 +1,7 @@
 // The status page as a wall, in Debian's Chromium (headless, driven by playwright-core): a server
 // with ok, warn and fail checks, a check that flapped all night (from an event log laid out as a
 // week of running left it) and an app in the Apps section. Screenshots at 1920×1080 dark, 1280×800
-// light and 390×844 go to test-artifacts/status-page/ (not in the repository).
+// light and 390×844 go to test-artifacts/status-page/ (not in the repository); a 4K wall is checked too.
 
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
@@ -170,6 +170,19 @@ describe("the status page in a browser", () => {
     const lefts = await boxes(page, "li.tile", "left");
     expect(new Set(lefts).size).toBe(1);
     await page.screenshot({ path: path.join(ARTIFACTS, "phone-390x844.png"), fullPage: true });
+  });
+
+  it("scales up on a 4K wall: larger type, more tiles a row, nothing off the edge", async () => {
+    const wall = await open(3840, 2160, "?theme=dark");
+    const fullHd = await open(1920, 1080, "?theme=dark");
+    const fontSize = (page: Page): Promise<number> => inPage(page, "parseFloat(getComputedStyle(document.documentElement).fontSize)");
+    expect(await fontSize(wall)).toBeGreaterThan((await fontSize(fullHd)) * 1.3);
+    expect(await inPage<number>(wall, "document.documentElement.scrollWidth")).toBeLessThanOrEqual(3840);
+    const firstRow = async (page: Page): Promise<number> => {
+      const tops = await boxes(page, "li.tile", "top");
+      return tops.filter((top) => top === tops[0]).length;
+    };
+    expect(await firstRow(wall)).toBeGreaterThanOrEqual(5);
   });
 
   it("in kiosk mode has no links; with ?refresh=5 it swaps in a change without reloading; without JavaScript it reloads itself", async () => {
