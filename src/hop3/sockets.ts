@@ -2,7 +2,7 @@
 // two file reads answer for every app at once, where a connect per app would poke each of them.
 // Where /proc/net cannot be read, a connect answers, as Hop3's own `connect_ex` does.
 
-import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import net from "node:net";
 
 const LISTEN = "0A";
@@ -23,9 +23,9 @@ function decodeAddress(hex: string): string {
   return full === "0:0:0:0:0:0:0:0" ? "::" : full === "0:0:0:0:0:0:0:1" ? "::1" : full;
 }
 
-function readListeners(file: string): Array<{ address: string; port: number }> {
+async function readListeners(file: string): Promise<Array<{ address: string; port: number }>> {
   const found: Array<{ address: string; port: number }> = [];
-  for (const line of readFileSync(file, "latin1").split("\n").slice(1)) {
+  for (const line of (await readFile(file, "latin1")).split("\n").slice(1)) {
     const fields = line.trim().split(/\s+/);
     if (fields[3] !== LISTEN || fields[1] === undefined) continue;
     const [address, port] = fields[1].split(":");
@@ -35,24 +35,23 @@ function readListeners(file: string): Array<{ address: string; port: number }> {
   return found;
 }
 
-let cache: { readAt: number; listeners: Array<{ address: string; port: number }> | null } | undefined;
+// The kernel walks its whole socket table for each read (milliseconds, whatever the number of
+// sockets), so the read is off the event loop, and shared by every app asking within half a second.
+let cache: { readAt: number; listeners: Promise<Array<{ address: string; port: number }> | null> } | undefined;
 
 /** The listening sockets of this network namespace, at most half a second old; null where /proc/net cannot say. */
-function listeners(): Array<{ address: string; port: number }> | null {
+function listeners(): Promise<Array<{ address: string; port: number }> | null> {
   if (cache && Date.now() - cache.readAt < 500) return cache.listeners;
-  let found: Array<{ address: string; port: number }> | null;
-  try {
-    found = readListeners("/proc/net/tcp");
+  const read = async (): Promise<Array<{ address: string; port: number }> | null> => {
     try {
-      found.push(...readListeners("/proc/net/tcp6"));
+      const [v4, v6] = await Promise.all([readListeners("/proc/net/tcp"), readListeners("/proc/net/tcp6").catch(() => [])]);
+      return [...v4, ...v6];
     } catch {
-      // No IPv6 here.
+      return null;
     }
-  } catch {
-    found = null;
-  }
-  cache = { readAt: Date.now(), listeners: found };
-  return found;
+  };
+  cache = { readAt: Date.now(), listeners: read() };
+  return cache.listeners;
 }
 
 function connectRefused(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
@@ -72,7 +71,7 @@ const WILDCARDS = new Set(["0.0.0.0", "::"]);
 
 /** Whether a connection to host:port would be refused: nothing listens there. */
 export async function portRefuses(host: string, port: number): Promise<boolean> {
-  const known = listeners();
+  const known = await listeners();
   if (known === null) return connectRefused(host, port);
   const wanted = host.toLowerCase();
   return !known.some((l) => l.port === port && (WILDCARDS.has(l.address) || l.address === wanted));
