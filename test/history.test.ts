@@ -51,6 +51,21 @@ describe("check history", () => {
     expect(shop.since).toBe(at(2));
   });
 
+  it("ends a window at its until when no end was logged (the exporter was down then), and follows an extension", () => {
+    const events: HealthEvent[] = [
+      transition("redis", 30, null, "fail"),
+      { time: at(20), kind: "maintenance", check: "redis", state: "start", until: at(18), message: "" },
+      // Extended before it ended: until 16 h ago. No end event follows.
+      { time: at(19), kind: "maintenance", check: "redis", state: "start", until: at(16), message: "" },
+    ];
+    const redis = histories({ events, origin: null, trimmed: false }, new Map([["redis", "fail"]]), NOW).get("redis")!;
+    // 20 h to 16 h ago in maintenance: bars 8 to 15; failing before and after.
+    expect(redis.bars.slice(8, 16)).toEqual(Array(8).fill("maintenance"));
+    expect(redis.bars[7]).toBe("fail");
+    expect(redis.bars[16]).toBe("fail");
+    expect(redis.uptime_24h).toBe(0);
+  });
+
   it("observes a check from the snapshot that starts the log, and says nothing of the time before", () => {
     const origin = { time: at(12), severities: { disk: "ok" as const } };
     const disk = histories({ events: [], origin, trimmed: false }, new Map([["disk", "ok"]]), NOW).get("disk")!;

@@ -62,10 +62,14 @@ export function createApp(options: AppOptions): Router {
       : {}),
   });
 
-  // The report of the last cycle, with each check's history from the event log.
   const report = (): Report | null => {
     const cycle = state.currentCycle();
-    return cycle && state.identity ? withHistory(buildReport(state.identity, cycle, options.maintenance()), events.recent()) : null;
+    return cycle && state.identity ? buildReport(state.identity, cycle, options.maintenance()) : null;
+  };
+  // With each check's history from the event log: the JSON report and the page show it.
+  const reportWithHistory = (): Report | null => {
+    const current = report();
+    return current && withHistory(current, events.recent());
   };
 
   app.get("/metrics", async (req, res) => {
@@ -74,8 +78,8 @@ export function createApp(options: AppOptions): Router {
   });
 
   app.get("/status", async (req, res, url) => {
-    const current = report();
     const text = url.searchParams.get("format") === "text";
+    const current = text ? report() : reportWithHistory();
     if (!current) {
       if (text) sendText(res, 503, "No check cycle has finished yet.\n");
       else sendJson(res, 503, { error: "no check cycle has finished yet" });
@@ -131,7 +135,7 @@ export function createApp(options: AppOptions): Router {
       sendText(res, 400, `${view}\n`);
       return;
     }
-    const html = renderHtml(report(), view);
+    const html = renderHtml(reportWithHistory(), view);
     // What the page cost to make, for the browser's developer tools and bench/status-page.ts.
     await sendCompressible(req, res, "text/html; charset=utf-8", html, { "server-timing": `render;dur=${(performance.now() - started).toFixed(2)}` });
   });

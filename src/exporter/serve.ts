@@ -132,14 +132,15 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     return run;
   };
 
-  // Maintenance windows as they open and end, seen cycle by cycle: the history leaves them out of uptime.
-  let inMaintenance = new Set<string>();
+  // Maintenance windows as they open (or move their end) and end, seen cycle by cycle: the
+  // history leaves them out of uptime.
+  let inMaintenance = new Map<string, string>();
   const maintenanceEvents = (): HealthEvent[] => {
-    const open = new Set(engine.maintenanceNow().keys());
+    const open = new Map([...engine.maintenanceNow()].map(([check, w]) => [check, w.until]));
     const time = new Date().toISOString();
     const changed: HealthEvent[] = [
-      ...[...open].filter((c) => !inMaintenance.has(c)).map((check) => ({ time, kind: "maintenance", check, state: "start", message: "maintenance window open" })),
-      ...[...inMaintenance].filter((c) => !open.has(c)).map((check) => ({ time, kind: "maintenance", check, state: "end", message: "maintenance window ended" })),
+      ...[...open].filter(([c, until]) => inMaintenance.get(c) !== until).map(([check, until]) => ({ time, kind: "maintenance", check, state: "start", until, message: `maintenance window until ${until}` })),
+      ...[...inMaintenance.keys()].filter((c) => !open.has(c)).map((check) => ({ time, kind: "maintenance", check, state: "end", message: "maintenance window ended" })),
     ];
     inMaintenance = open;
     return changed;
@@ -183,7 +184,6 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     }
   };
 
-  /** Runs the checks of these apps now, between cycles, and publishes what they say. */
   /** Runs some checks of one plugin now, between cycles (an app that went down, a job that reported in), and publishes what they say. */
   const recheck = (plugin: string, ids: ReadonlySet<string>): Promise<void> =>
     exclusively(async () => {

@@ -53,10 +53,14 @@ export function histories(source: HistorySource, current: ReadonlyMap<string, Se
       list.push({ time, severity: event.to });
       points.set(event.check, list);
     } else if (event.kind === "maintenance") {
+      // A start says until when (a later start, an extension); an end closes it sooner. Without
+      // an end (the exporter was down when it came), the window ends at its until.
       const list = windows.get(event.check) ?? [];
       const open = list.at(-1);
-      if (event.state === "start" && !(open && open.end === Infinity)) list.push({ start: time, end: Infinity });
-      else if (event.state === "end" && open && open.end === Infinity) open.end = time;
+      const until = typeof event.until === "string" ? Date.parse(event.until) : Infinity;
+      if (event.state === "start" && open && open.end > time) open.end = Number.isNaN(until) ? Infinity : until;
+      else if (event.state === "start") list.push({ start: time, end: Number.isNaN(until) ? Infinity : until });
+      else if (event.state === "end" && open && open.end > time) open.end = time;
       windows.set(event.check, list);
     }
   }
@@ -86,35 +90,25 @@ function historyOf(known: Array<{ time: number; severity: Severity }>, maintenan
   const last = spans.at(-1);
   const since = last && last.severity === current ? new Date(last.start).toISOString() : null;
   const overlap = (a: Span, b: Span): number => Math.max(0, Math.min(a.end, b.end) - Math.max(a.start, b.start));
-  const inMaintenance = (span: Span): number => maintenance.reduce((sum, w) => sum + overlap(span, w), 0);
-  const uptime = (windowMs: number): number | null => {
-    const range = { start: now - windowMs, end: now };
-    let observed = 0;
-    let ok = 0;
-    for (const span of spans) {
+  /** Each span's time within `range`, and how much of it was outside maintenance. */
+  const within = (range: Span): Array<{ severity: Severity; seen: number; counted: number }> =>
+    spans.map((span) => {
       const part = { start: Math.max(span.start, range.start), end: Math.min(span.end, range.end) };
-      if (part.end <= part.start) continue;
-      const counted = part.end - part.start - inMaintenance(part);
-      observed += counted;
-      if (span.severity === "ok") ok += counted;
-    }
+      const seen = Math.max(0, part.end - part.start);
+      return { severity: span.severity, seen, counted: seen > 0 ? seen - maintenance.reduce((sum, w) => sum + overlap(part, w), 0) : 0 };
+    });
+  const uptime = (windowMs: number): number | null => {
+    const parts = within({ start: now - windowMs, end: now });
+    const observed = parts.reduce((sum, p) => sum + p.counted, 0);
+    const ok = parts.reduce((sum, p) => sum + (p.severity === "ok" ? p.counted : 0), 0);
     return observed > 0 ? Math.round((ok / observed) * 1e6) / 1e6 : null;
   };
   const bars: Bar[] = [];
   for (let i = 0; i < BARS; i++) {
-    const bar = { start: now - DAY + i * BAR_MS, end: now - DAY + (i + 1) * BAR_MS };
+    const parts = within({ start: now - DAY + i * BAR_MS, end: now - DAY + (i + 1) * BAR_MS });
     let worst: Severity | null = null;
-    let seen = 0;
-    for (const span of spans) {
-      const part = { start: Math.max(span.start, bar.start), end: Math.min(span.end, bar.end) };
-      if (part.end <= part.start || part.end - part.start - inMaintenance(part) <= 0) {
-        if (part.end > part.start) seen += part.end - part.start;
-        continue;
-      }
-      seen += part.end - part.start;
-      if (worst === null || RANK[span.severity] > RANK[worst]) worst = span.severity;
-    }
-    bars.push(worst ?? (seen > 0 ? "maintenance" : null));
+    for (const p of parts) if (p.counted > 0 && (worst === null || RANK[p.severity] > RANK[worst])) worst = p.severity;
+    bars.push(worst ?? (parts.some((p) => p.seen > 0) ? "maintenance" : null));
   }
   return { since, uptime_24h: uptime(DAY), uptime_7d: uptime(7 * DAY), bars };
 }
