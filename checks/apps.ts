@@ -16,7 +16,7 @@ import { budgetMs } from "../src/lib/net.js";
 import { deploys, livenessOf, type Liveness } from "../src/engine/reconcile.js";
 import { probeOnce, requestPath, sleep, targetHref, type Attempt, type Expectation, type HttpTarget } from "../src/probe/probe.js";
 import { addressOf, DEFAULT_REQUEST_TIMEOUT, expectationFor, expectationText, ProbeInputError, type AppsContext } from "../src/probe/target.js";
-import { z } from "#zod";
+import * as z from "#zod";
 
 /** `[healthcheck]` defaults where the manifest sets none. */
 const DEFAULTS = { interval: 30, retries: 3 } as const;

@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { open, stat, unlink } from "node:fs/promises";
 import path from "node:path";
-import { z } from "#zod";
+import * as z from "#zod";
 import type { HealthCheck, HealthCheckResult, Plugin, PluginContext, Severity } from "../src/health/model.js";
 import { hop3RootState, noHop3Message } from "../src/hop3/server-toml.js";
 import { currentUser, hop3UserName, lookupUser, type UnixUser } from "../src/hop3/user.js";
@@ -118,7 +118,7 @@ const FOLDERS: ReadonlyArray<[id: string, name: string, sub: string]> = [
 
 const plugin: Plugin = {
   name: "directories",
-  settings: Object.fromEntries([...FOLDERS.map(([id]) => id), "hop3-user"].map((id): [string, z.ZodType] => [id, z.strictObject({})])),
+  settings: Object.fromEntries([...FOLDERS.map(([id]) => id), "hop3-user"].map((id): [string, z.ZodMiniType] => [id, z.strictObject({})])),
   getHealthChecks: (ctx) => [...FOLDERS.map(([id, name, sub]) => directoryCheck(ctx, id, name, () => path.join(ctx.hop3Root, sub))), userCheck(ctx)],
 };
 

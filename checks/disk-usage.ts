@@ -3,18 +3,18 @@
 
 import { statfs } from "node:fs/promises";
 import path from "node:path";
-import { z } from "#zod";
+import * as z from "#zod";
 import type { HealthCheckResult, Measurement, Plugin, Severity } from "../src/health/model.js";
 import { worstSeverity } from "../src/health/model.js";
 
-const percent = z.number({ error: "expected a percentage" }).min(0).max(100);
+const percent = z.number({ error: "expected a percentage" }).check(z.minimum(0), z.maximum(100));
 const settings = z
   .strictObject({
-    paths: z.array(z.string().min(1)).min(1).optional(),
-    warn_percent: percent.default(80),
-    fail_percent: percent.default(90),
+    paths: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
+    warn_percent: z._default(percent, 80),
+    fail_percent: z._default(percent, 90),
   })
-  .refine((s) => s.warn_percent < s.fail_percent, { error: "warn_percent must be below fail_percent", path: ["warn_percent"] });
+  .check(z.refine((s) => s.warn_percent < s.fail_percent, { error: "warn_percent must be below fail_percent", path: ["warn_percent"] }));
 
 interface Usage {
   path: string;

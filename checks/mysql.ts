@@ -2,13 +2,13 @@
 // the connection destroyed.
 
 import type { Connection, RowDataPacket } from "mysql2/promise";
-import { z } from "#zod";
+import * as z from "#zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
 import { budgetMs, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
 const settings = z.strictObject({
-  url: urlSetting(["mysql", "mariadb"], "mysql://user@host:3306/db").optional(),
-  connections_warn_percent: z.number().min(1).max(100).default(90),
+  url: z.optional(urlSetting(["mysql", "mariadb"], "mysql://user@host:3306/db")),
+  connections_warn_percent: z._default(z.number().check(z.minimum(1), z.maximum(100)), 90),
 });
 type Settings = z.infer<typeof settings>;
 

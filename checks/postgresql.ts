@@ -1,13 +1,13 @@
 // PostgreSQL: a fresh connection, a query for the server's version and how many of its
 // connections are in use (an exhausted pool is the 2 AM story), then the connection closed.
 
-import { z } from "#zod";
+import * as z from "#zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
 import { budgetMs, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
 const settings = z.strictObject({
-  url: urlSetting(["postgresql", "postgres"], "postgresql://user@host:5432/db").optional(),
-  connections_warn_percent: z.number().min(1).max(100).default(90),
+  url: z.optional(urlSetting(["postgresql", "postgres"], "postgresql://user@host:5432/db")),
+  connections_warn_percent: z._default(z.number().check(z.minimum(1), z.maximum(100)), 90),
 });
 type Settings = z.infer<typeof settings>;
 

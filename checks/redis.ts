@@ -1,12 +1,12 @@
 // Redis: a fresh connection, PING, the server's version and connected clients, then the
 // connection closed. Redis is optional for Hop3 apps: unreachable is a warning, not a failure.
 
-import { z } from "#zod";
+import * as z from "#zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
 import { budgetMs, endpointOfUrl, isUnreachable, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
 const settings = z.strictObject({
-  url: urlSetting(["redis", "rediss"], "redis://host:6379/0").optional(),
+  url: z.optional(urlSetting(["redis", "rediss"], "redis://host:6379/0")),
 });
 type Settings = z.infer<typeof settings>;
 

@@ -1,7 +1,7 @@
 // S3 (AWS, MinIO, any S3-compatible store): HeadBucket on the configured bucket, or ListBuckets
 // without one, over a fresh connection that is closed afterwards.
 
-import { z } from "#zod";
+import * as z from "#zod";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
 import { budgetMs, endpointOf, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
@@ -9,13 +9,13 @@ import { budgetMs, endpointOf, endpointOfUrl, networkMessage, safeUrl, timedOutM
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const settings = z.strictObject({
-  endpoint: urlSetting(["http", "https"], "http://127.0.0.1:9000").optional(),
-  bucket: z.string().min(1).optional(),
-  access_key: z.string().min(1).optional(),
-  secret_key: z.string().min(1).optional(),
-  region: z.string().min(1).default("us-east-1"),
+  endpoint: z.optional(urlSetting(["http", "https"], "http://127.0.0.1:9000")),
+  bucket: z.optional(z.string().check(z.minLength(1))),
+  access_key: z.optional(z.string().check(z.minLength(1))),
+  secret_key: z.optional(z.string().check(z.minLength(1))),
+  region: z._default(z.string().check(z.minLength(1)), "us-east-1"),
   /** Path-style addressing (http://host/bucket), as MinIO and most self-hosted stores want. */
-  path_style: z.boolean().optional(),
+  path_style: z.optional(z.boolean()),
 });
 type Settings = z.infer<typeof settings>;
 

@@ -4,12 +4,12 @@
 // never read out. A file hop3-health may not read is said to be so, not taken for a missing key.
 
 import path from "node:path";
-import { z } from "#zod";
+import * as z from "#zod";
 import type { HealthCheckResult, Plugin, Severity } from "../src/health/model.js";
 import { etcFile, readSecretFile } from "../src/hop3/etc.js";
 import { hop3RootState, readServerTomlFile, SERVER_TOML, stringValue } from "../src/hop3/server-toml.js";
 
-const settings = z.strictObject({ path: z.string().min(1).optional() });
+const settings = z.strictObject({ path: z.optional(z.string().check(z.minLength(1))) });
 const NAME = "Server config";
 
 const plugin: Plugin = {

@@ -6,17 +6,17 @@
 
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { z } from "#zod";
+import * as z from "#zod";
 import type { HealthCheck, HealthCheckResult, Plugin, PluginContext } from "../src/health/model.js";
 import { isNamed, processTable, readProcess, type ProcessInfo } from "../src/hop3/processes.js";
 import { supervisorPrograms, systemctl } from "../src/hop3/service-managers.js";
 
 const settings = z.strictObject({
-  systemd_unit: z.string().min(1).optional(),
-  process: z.string().min(1).optional(),
-  pidfile: z.string().min(1).optional(),
+  systemd_unit: z.optional(z.string().check(z.minLength(1))),
+  process: z.optional(z.string().check(z.minLength(1))),
+  pidfile: z.optional(z.string().check(z.minLength(1))),
   /** hop3-rootd only: the socket deploys talk to. */
-  socket: z.string().min(1).optional(),
+  socket: z.optional(z.string().check(z.minLength(1))),
 });
 type ServiceSettings = z.infer<typeof settings>;
 

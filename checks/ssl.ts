@@ -8,7 +8,7 @@
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
-import { z } from "#zod";
+import * as z from "#zod";
 import type { CheckSettings, HealthCheck, HealthCheckResult, Measurement, Plugin, PluginContext, Severity } from "../src/health/model.js";
 import { appDirectory, listApps } from "../src/hop3/apps.js";
 import { fileProblem } from "../src/hop3/etc.js";
@@ -18,19 +18,18 @@ import { worstSeverity } from "../src/health/model.js";
 import { glob, hasWildcard } from "../src/lib/glob.js";
 import { budgetMs } from "../src/lib/net.js";
 
-const days = z.number({ error: "expected a number of days" }).min(0);
+const days = z.number({ error: "expected a number of days" }).check(z.minimum(0));
+const hostPort = z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, { error: 'expected "host:port"' }));
 const settings = z
   .strictObject({
-    paths: z.array(z.string().min(1)).optional(),
-    endpoints: z
-      .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, { error: 'expected "host:port"' }))
-      .default([]),
-    warn_days: days.default(14),
-    fail_days: days.default(3),
+    paths: z.optional(z.array(z.string().check(z.minLength(1)))),
+    endpoints: z._default(z.array(hostPort), []),
+    warn_days: z._default(days, 14),
+    fail_days: z._default(days, 3),
     /** Where nginx serves the apps' TLS, to compare what it serves with the files ("" turns it off). */
-    served_at: z.union([z.literal(""), z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, { error: 'expected "host:port"' })]).default("127.0.0.1:443"),
+    served_at: z._default(z.union([z.literal(""), hostPort]), "127.0.0.1:443"),
   })
-  .refine((s) => s.fail_days < s.warn_days, { error: "fail_days must be below warn_days", path: ["fail_days"] });
+  .check(z.refine((s) => s.fail_days < s.warn_days, { error: "fail_days must be below warn_days", path: ["fail_days"] }));
 type SslSettings = z.infer<typeof settings> & CheckSettings;
 
 const SELF_SIGNED = "self-signed (Let's Encrypt not configured)";

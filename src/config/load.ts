@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
-import type { z } from "#zod";
+import type * as z from "#zod";
 import { maskUrlCredentials } from "../health/redact.js";
 import { ConfigError } from "../lib/errors.js";
 import { didYouMean } from "../lib/suggest.js";

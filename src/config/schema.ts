@@ -1,6 +1,6 @@
 // The configuration file's shape, its defaults, and the environment variables over it.
 
-import { z } from "#zod";
+import * as z from "#zod";
 import { parseDuration } from "../lib/duration.js";
 
 // Each schema parses a handful of tables once: compiling a fast path for it (zod's default) costs more than it saves.
@@ -19,132 +19,153 @@ export const DEFAULTS = {
 } as const;
 
 /** An HTTP status (404) or a range of them ("400-499"), as a [low, high] pair. */
-const statusOrRange = z.union([z.number(), z.string()]).transform((value, ctx): [number, number] => {
-  const match = typeof value === "number" ? [String(value), String(value), String(value)] : /^\s*(\d{3})\s*-\s*(\d{3})\s*$/.exec(value) ?? /^\s*((\d{3}))\s*$/.exec(value);
-  const [lo, hi] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
-  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 100 || hi > 599 || lo > hi) {
-    ctx.addIssue({ code: "custom", message: 'expected an HTTP status such as 404, or a range such as "400-499"' });
-    return z.NEVER;
-  }
-  return [lo, hi];
-});
+const statusOrRange = z.pipe(
+  z.union([z.number(), z.string()]),
+  z.transform((value, ctx): [number, number] => {
+    const match = typeof value === "number" ? [String(value), String(value), String(value)] : /^\s*(\d{3})\s*-\s*(\d{3})\s*$/.exec(value) ?? /^\s*((\d{3}))\s*$/.exec(value);
+    const [lo, hi] = match ? [Number(match[1]), Number(match[2])] : [NaN, NaN];
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 100 || hi > 599 || lo > hi) {
+      ctx.issues.push({ code: "custom", message: 'expected an HTTP status such as 404, or a range such as "400-499"', input: value });
+      return z.NEVER;
+    }
+    return [lo, hi];
+  }),
+);
 
 /** At most a day: a timer longer than 2^31 ms overflows, and no check should wait that long. */
 const MAX_SECONDS = 86_400;
 const seconds = z
   .number({ error: "expected a number of seconds" })
-  .positive({ error: "must be more than 0 seconds" })
-  .max(MAX_SECONDS, { error: `must be at most ${MAX_SECONDS} seconds (a day)` });
+  .check(z.positive({ error: "must be more than 0 seconds" }), z.maximum(MAX_SECONDS, { error: `must be at most ${MAX_SECONDS} seconds (a day)` }));
 
 const listenAddress = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*):\d{1,5}$/, { error: 'expected "host:port", such as "0.0.0.0:9483"' })
-  .refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65535, { error: "port must be at most 65535" });
+  .check(
+    z.regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]*):\d{1,5}$/, { error: 'expected "host:port", such as "0.0.0.0:9483"' }),
+    z.refine((v) => Number(v.slice(v.lastIndexOf(":") + 1)) <= 65535, { error: "port must be at most 65535" }),
+  );
 
 /** "24h", "30m", "1h30m" (as Prometheus writes durations). */
-const durationSetting = z.string().transform((text, ctx): number => {
-  const seconds = parseDuration(text);
-  if (seconds === undefined) {
-    ctx.addIssue({ code: "custom", message: 'expected a duration such as "30m", "24h" or "1h30m"' });
-    return z.NEVER;
-  }
-  return seconds;
-});
+const durationSetting = z.pipe(
+  z.string(),
+  z.transform((text, ctx): number => {
+    const seconds = parseDuration(text);
+    if (seconds === undefined) {
+      ctx.issues.push({ code: "custom", message: 'expected a duration such as "30m", "24h" or "1h30m"', input: text });
+      return z.NEVER;
+    }
+    return seconds;
+  }),
+);
+
+const nonEmpty = (): z.ZodMiniType<string, string> => z.string().check(z.minLength(1));
+const wholeNumber = (): z.ZodMiniType<number, number> => z.number().check(z.int({ error: "expected a whole number" }));
 
 export const configSchema = z.strictObject({
-  hop3_root: z.string().min(1).default(DEFAULTS.hop3_root),
+  hop3_root: z._default(nonEmpty(), DEFAULTS.hop3_root),
   /** Where Hop3 keeps secret-key, redis-pass, s3-env and ssl/hop3.crt. */
-  hop3_etc_dir: z.string().min(1).default(DEFAULTS.hop3_etc_dir),
+  hop3_etc_dir: z._default(nonEmpty(), DEFAULTS.hop3_etc_dir),
   /**
    * How the platform's services are run: systemd units, supervisor programs, or neither (only
    * the process names and pidfiles the config gives). "auto": systemd when PID 1 is systemd, else
    * supervisor when `supervisorctl status` answers, else neither.
    */
-  service_manager: z.enum(["auto", "systemd", "supervisor", "none"]).default("auto"),
-  listen: listenAddress.default(DEFAULTS.listen),
-  interval: z
-    .number({ error: "expected a number of seconds" })
-    .min(1, { error: "must be at least 1 second" })
-    .max(MAX_SECONDS, { error: `must be at most ${MAX_SECONDS} seconds (a day)` })
-    .default(DEFAULTS.interval),
-  timeout: seconds.default(DEFAULTS.timeout),
+  service_manager: z._default(z.enum(["auto", "systemd", "supervisor", "none"]), "auto"),
+  listen: z._default(listenAddress, DEFAULTS.listen),
+  interval: z._default(
+    z
+      .number({ error: "expected a number of seconds" })
+      .check(z.minimum(1, { error: "must be at least 1 second" }), z.maximum(MAX_SECONDS, { error: `must be at most ${MAX_SECONDS} seconds (a day)` })),
+    DEFAULTS.interval,
+  ),
+  timeout: z._default(seconds, DEFAULTS.timeout),
   /** At most this many checks at once; by default all of them (what costs is bounded below). */
-  concurrency: z.number().int({ error: "expected a whole number" }).min(1).optional(),
+  concurrency: z.optional(wholeNumber().check(z.minimum(1))),
   /** Connections open at once to one server (host:port) by the checks, whatever their number. */
-  connections_per_server: z.number().int({ error: "expected a whole number" }).min(1).default(DEFAULTS.connections_per_server),
-  log_level: z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]).default(DEFAULTS.log_level),
-  events: z.string().min(1).optional(),
+  connections_per_server: z._default(wholeNumber().check(z.minimum(1)), DEFAULTS.connections_per_server),
+  log_level: z._default(z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]), DEFAULTS.log_level),
+  events: z.optional(nonEmpty()),
   /** The event log is rotated past this size, keeping events_keep old files. */
-  events_max_bytes: z.number().int().min(1024).default(10 * 1024 * 1024),
-  events_keep: z.number().int().min(0).max(100).default(3),
-  plugins: z.array(z.string().min(1)).default([]),
-  identity: z
-    .strictObject({
-      hostname: z.string().min(1).optional(),
-      ip: z.string().min(1).optional(),
-      version: z.string().min(1).optional(),
-    })
-    .default({}),
-  web: z
-    .strictObject({
-      /** Connections served at once; more are turned away, so a flood cannot take the checks' file descriptors. */
-      max_connections: z.number().int().min(1).max(65_536).default(512),
-      tls_cert_file: z.string().min(1).optional(),
-      tls_key_file: z.string().min(1).optional(),
-      basic_auth_users: z
-        .record(z.string().min(1), z.string().regex(/^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/, { error: "expected a bcrypt hash with a cost from 04 to 31, such as $2y$10$..." }))
-        .default({}),
-    })
-    .refine((web) => (web.tls_cert_file === undefined) === (web.tls_key_file === undefined), {
-      error: "tls_cert_file and tls_key_file go together",
-      path: ["tls_key_file"],
-    })
-    .default({ basic_auth_users: {}, max_connections: 512 }),
-  checks: z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })).default({}),
+  events_max_bytes: z._default(z.int().check(z.minimum(1024)), 10 * 1024 * 1024),
+  events_keep: z._default(z.int().check(z.minimum(0), z.maximum(100)), 3),
+  plugins: z._default(z.array(nonEmpty()), []),
+  identity: z._default(
+    z.strictObject({
+      hostname: z.optional(nonEmpty()),
+      ip: z.optional(nonEmpty()),
+      version: z.optional(nonEmpty()),
+    }),
+    {},
+  ),
+  web: z._default(
+    z
+      .strictObject({
+        /** Connections served at once; more are turned away, so a flood cannot take the checks' file descriptors. */
+        max_connections: z._default(z.int().check(z.minimum(1), z.maximum(65_536)), 512),
+        tls_cert_file: z.optional(nonEmpty()),
+        tls_key_file: z.optional(nonEmpty()),
+        basic_auth_users: z._default(
+          z.record(nonEmpty(), z.string().check(z.regex(/^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/, { error: "expected a bcrypt hash with a cost from 04 to 31, such as $2y$10$..." }))),
+          {},
+        ),
+      })
+      .check(
+        z.refine((web) => (web.tls_cert_file === undefined) === (web.tls_key_file === undefined), {
+          error: "tls_cert_file and tls_key_file go together",
+          path: ["tls_key_file"],
+        }),
+      ),
+    { basic_auth_users: {}, max_connections: 512 },
+  ),
+  checks: z._default(z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })), {}),
   /**
    * hop3-health's own settings per app (never in the app's hop3.toml, which Hop3 validates): where
    * it listens when LIVE_ENV does not say, and statuses beyond 200–399 that count as healthy.
    * Apps named here and not found under HOP3_ROOT/apps are watched too.
    */
-  apps: z
-    .record(
+  apps: z._default(
+    z.record(
       z.string(),
       z.strictObject({
-        port: z.number().int().min(1).max(65535).optional(),
-        url: z.url({ protocol: /^https?$/, error: 'expected a URL such as "http://127.0.0.1:8000"' }).optional(),
-        accept_status: z.array(statusOrRange).min(1).optional(),
+        port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
+        url: z.optional(z.url({ protocol: /^https?$/, error: 'expected a URL such as "http://127.0.0.1:8000"' })),
+        accept_status: z.optional(z.array(statusOrRange).check(z.minLength(1))),
       }),
-    )
-    .default({}),
+    ),
+    {},
+  ),
   /** Seconds between two scans of the apps' vassals, processes and ports (0: no scan between cycles). */
-  app_scan_interval: z.number({ error: "expected a number of seconds" }).min(0).max(MAX_SECONDS).default(DEFAULTS.app_scan_interval),
+  app_scan_interval: z._default(z.number({ error: "expected a number of seconds" }).check(z.minimum(0), z.maximum(MAX_SECONDS)), DEFAULTS.app_scan_interval),
   /**
    * Jobs that report in (POST /api/v1/heartbeats/<id>): a check heartbeat:<id> each, failing when
    * a beat is later than `every` + `grace` or reported a failure.
    */
-  heartbeats: z
-    .record(
-      z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: "expected an id of letters, digits, . _ or -" }),
-      z.strictObject({ every: durationSetting, grace: durationSetting.optional() }),
-    )
-    .default({}),
-  probes: z
-    .strictObject({
+  heartbeats: z._default(
+    z.record(
+      z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: "expected an id of letters, digits, . _ or -" })),
+      z.strictObject({ every: durationSetting, grace: z.optional(durationSetting) }),
+    ),
+    {},
+  ),
+  probes: z._default(
+    z.strictObject({
       /** Hosts besides loopback that deploy probes may be sent to. */
-      allowed_hosts: z
-        .array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:]*:[0-9a-fA-F:.]+|[A-Za-z0-9._-]+)$/, { error: "expected a host name or address, not a URL" }))
-        .default([]),
-    })
-    .default({ allowed_hosts: [] }),
+      allowed_hosts: z._default(
+        z.array(z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\]|[0-9a-fA-F:]*:[0-9a-fA-F:.]+|[A-Za-z0-9._-]+)$/, { error: "expected a host name or address, not a URL" }))),
+        [],
+      ),
+    }),
+    { allowed_hosts: [] },
+  ),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
 /** The keys every `[checks.<id>]` table takes. */
 export const commonCheckSettings = z.strictObject({
-  enabled: z.boolean().default(true),
-  timeout: seconds.optional(),
-  severity_on_failure: z.enum(["warn", "fail"], { error: 'expected "warn" or "fail"' }).optional(),
+  enabled: z._default(z.boolean(), true),
+  timeout: z.optional(seconds),
+  severity_on_failure: z.optional(z.enum(["warn", "fail"], { error: 'expected "warn" or "fail"' })),
 });
 
 /** The fixed environment variables of the contract and the config key each one sets. */

@@ -1,7 +1,6 @@
 // Validates each `[checks.<id>]` table: the common keys here, the rest by the schema the
 // plugin that owns the id declares. An unknown key or a bad value is refused at start.
 
-import { z } from "#zod";
 import type { CheckSettings, Plugin, SettingsSchema } from "../health/model.js";
 import { didYouMean } from "../lib/suggest.js";
 import { ConfigError } from "../lib/errors.js";
@@ -14,16 +13,19 @@ export interface CheckSettingsResolver {
   unmatchedTables(knownIds: Iterable<string>): string[];
 }
 
-export function resolveCheckSettings(
+export async function resolveCheckSettings(
   config: Config,
   plugins: readonly Plugin[],
   originOf: (keyPath: readonly PropertyKey[]) => string,
-): CheckSettingsResolver {
+): Promise<CheckSettingsResolver> {
+  // zod's classic API, for a plugin whose settings are a function of it; loaded only then (290 KB:
+  // hop3-health's own schemas use the lean zod/mini).
+  const classic = plugins.some((p) => typeof p.settings === "function") ? (await import("#zod-classic")).z : undefined;
   const schemas = new Map<string, SettingsSchema>();
   for (const plugin of plugins) {
     let declared: Record<string, SettingsSchema> | undefined;
     try {
-      declared = typeof plugin.settings === "function" ? plugin.settings(z) : plugin.settings;
+      declared = typeof plugin.settings === "function" ? plugin.settings(classic!) : plugin.settings;
     } catch {
       // A plugin whose settings cannot be had takes only the common keys; its checks still run.
     }

@@ -74,7 +74,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   routeProcessWarnings(logger);
   const { plugins, failures } = await loadPlugins(loaded.pluginSpecs, options.builtinChecksDir);
   for (const failure of failures) logger.error({ plugin: failure.name }, redact(failure.message));
-  const settings = resolveCheckSettings(
+  const settings = await resolveCheckSettings(
     config,
     plugins.map((p) => p.plugin),
     (keyPath) => loaded.originOf(keyPath),

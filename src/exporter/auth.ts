@@ -2,6 +2,7 @@
 // endpoint, and a small cache of verified credentials so scrapes do not each pay for bcrypt.
 
 import { createHash } from "node:crypto";
+import { optimisingCompilerNeeded } from "./v8-flags.js";
 
 export interface BasicAuth {
   check(header: string | undefined): Promise<boolean>;
@@ -18,6 +19,8 @@ const COMPARES_PER_SECOND = 4;
 
 export function createBasicAuth(users: Record<string, string>): BasicAuth | null {
   if (Object.keys(users).length === 0) return null;
+  // bcrypt is CPU work in JavaScript, which the lean V8 of `serve` would only interpret.
+  optimisingCompilerNeeded();
   // A Map: "__proto__" or "constructor" is then a user like any other (unknown), not a 500.
   const hashes = new Map(Object.entries(users));
   const verified = new Map<string, boolean>();

@@ -4,7 +4,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import net from "node:net";
-import { z } from "#zod";
+import * as z from "#zod";
 import type { Engine } from "../engine/engine.js";
 import { MAX_WINDOW_SECONDS } from "../engine/maintenance.js";
 import { didYouMean } from "../lib/suggest.js";
@@ -36,12 +36,12 @@ export function mayAct(req: IncomingMessage, res: ServerResponse, authenticated:
 
 const maintenanceBody = z
   .strictObject({
-    check: z.string({ error: "check is required" }).min(1),
-    for_seconds: z.number().positive().max(MAX_WINDOW_SECONDS).optional(),
-    reason: z.string().max(500).optional(),
-    end: z.literal(true).optional(),
+    check: z.string({ error: "check is required" }).check(z.minLength(1)),
+    for_seconds: z.optional(z.number().check(z.positive(), z.maximum(MAX_WINDOW_SECONDS))),
+    reason: z.optional(z.string().check(z.maxLength(500))),
+    end: z.optional(z.literal(true)),
   })
-  .refine((b) => (b.end === true) !== (b.for_seconds !== undefined), { error: 'give for_seconds to open a window, or "end": true to end one' });
+  .check(z.refine((b) => (b.end === true) !== (b.for_seconds !== undefined), { error: 'give for_seconds to open a window, or "end": true to end one' }));
 
 export function mountOperatorApi(app: Router, options: OperatorApiOptions): void {
   const { authenticated } = options;

@@ -3,7 +3,7 @@
 // way to reach arbitrary hosts: targets are this host's unless the config allows more, and only
 // loopback clients may call it unless basic auth is on.
 
-import { z } from "#zod";
+import * as z from "#zod";
 import type { Engine } from "../engine/engine.js";
 import type { EventLog } from "../engine/events.js";
 import { runProbe, type Verdict } from "../probe/probe.js";
@@ -14,16 +14,16 @@ import { readJson, sendJson, type Router } from "./router.js";
 
 const probeBody = z
   .strictObject({
-    app: z.string({ error: "app is required" }).min(1),
-    url: z.string().min(1).optional(),
-    port: z.number().int().min(1).max(65535).optional(),
-    path: z.string().min(1).optional(),
-    contains: z.string().min(1).optional(),
-    timeout_seconds: z.number().positive().max(3600).optional(),
+    app: z.string({ error: "app is required" }).check(z.minLength(1)),
+    url: z.optional(z.string().check(z.minLength(1))),
+    port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
+    path: z.optional(z.string().check(z.minLength(1))),
+    contains: z.optional(z.string().check(z.minLength(1))),
+    timeout_seconds: z.optional(z.number().check(z.positive(), z.maximum(3600))),
     /** false: a trial by hand, not a deploy; the verdict is answered but not counted or logged. */
-    record: z.boolean().default(true),
+    record: z._default(z.boolean(), true),
   })
-  .refine((b) => b.url === undefined || b.port === undefined, { error: "give url or port, not both" });
+  .check(z.refine((b) => b.url === undefined || b.port === undefined, { error: "give url or port, not both" }));
 
 export interface ProbeApiOptions {
   /** The engine in use now (a reload replaces it). */

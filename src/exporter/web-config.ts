@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import type https from "node:https";
 import path from "node:path";
 import tls from "node:tls";
-import { z } from "#zod";
+import * as z from "#zod";
 import { formatIssues, knownKeysAt } from "../config/load.js";
 import type { Config } from "../config/schema.js";
 import { ConfigError, errorMessage } from "../lib/errors.js";
@@ -22,33 +22,39 @@ const VERSIONS = { TLS10: "TLSv1", TLS11: "TLSv1.1", TLS12: "TLSv1.2", TLS13: "T
 const HEADERS = ["Strict-Transport-Security", "X-Frame-Options", "X-Content-Type-Options", "X-XSS-Protection", "Content-Security-Policy"];
 const BCRYPT = /^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
+const nonEmpty = (): z.ZodMiniType<string, string> => z.string().check(z.minLength(1));
+const tlsVersion = z.enum(Object.keys(VERSIONS) as [keyof typeof VERSIONS]);
 const webConfigSchema = z.strictObject({
-  tls_server_config: z
-    .strictObject({
-      cert_file: z.string().min(1),
-      key_file: z.string().min(1),
-      client_auth_type: z.enum(CLIENT_AUTH).default("NoClientCert"),
-      client_ca_file: z.string().min(1).optional(),
-      min_version: z.enum(Object.keys(VERSIONS) as [keyof typeof VERSIONS]).optional(),
-      max_version: z.enum(Object.keys(VERSIONS) as [keyof typeof VERSIONS]).optional(),
-    })
-    .refine((t) => !["VerifyClientCertIfGiven", "RequireAndVerifyClientCert"].includes(t.client_auth_type) || t.client_ca_file !== undefined, {
-      error: "client_ca_file is needed to verify client certificates",
-      path: ["client_ca_file"],
-    })
-    .optional(),
-  http_server_config: z
-    .strictObject({
-      headers: z
-        .record(z.string(), z.string())
-        .refine((h) => Object.keys(h).every((name) => HEADERS.includes(name)), { error: `only these headers may be set: ${HEADERS.join(", ")}` })
-        .default({}),
-    })
-    .optional(),
-  basic_auth_users: z
-    .record(z.string().min(1), z.string().regex(BCRYPT, { error: "expected a bcrypt hash with a cost from 04 to 31, such as $2y$10$..." }))
-    .nullable()
-    .optional(),
+  tls_server_config: z.optional(
+    z
+      .strictObject({
+        cert_file: nonEmpty(),
+        key_file: nonEmpty(),
+        client_auth_type: z._default(z.enum(CLIENT_AUTH), "NoClientCert"),
+        client_ca_file: z.optional(nonEmpty()),
+        min_version: z.optional(tlsVersion),
+        max_version: z.optional(tlsVersion),
+      })
+      .check(
+        z.refine((t) => !["VerifyClientCertIfGiven", "RequireAndVerifyClientCert"].includes(t.client_auth_type) || t.client_ca_file !== undefined, {
+          error: "client_ca_file is needed to verify client certificates",
+          path: ["client_ca_file"],
+        }),
+      ),
+  ),
+  http_server_config: z.optional(
+    z.strictObject({
+      headers: z._default(
+        z
+          .record(z.string(), z.string())
+          .check(z.refine((h) => Object.keys(h).every((name) => HEADERS.includes(name)), { error: `only these headers may be set: ${HEADERS.join(", ")}` })),
+        {},
+      ),
+    }),
+  ),
+  basic_auth_users: z.optional(
+    z.nullable(z.record(nonEmpty(), z.string().check(z.regex(BCRYPT, { error: "expected a bcrypt hash with a cost from 04 to 31, such as $2y$10$..." })))),
+  ),
 });
 
 export interface WebSettings {

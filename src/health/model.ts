@@ -3,7 +3,7 @@
 
 import type { HeartbeatStore } from "../engine/heartbeats.js";
 import type { Logger } from "../lib/logger.js";
-import type { z } from "#zod";
+import type { z } from "#zod-classic";
 
 export const SEVERITIES = ["ok", "warn", "fail"] as const;
 export type Severity = (typeof SEVERITIES)[number];

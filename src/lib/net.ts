@@ -1,13 +1,13 @@
 // Shared by the checks that talk to a server: where it is, how long they may wait, and a short,
 // pointed sentence for what went wrong on the way (never with a password in it).
 
-import { z } from "#zod";
+import * as z from "#zod";
 import type { HealthCheckResult, PluginContext } from "../health/model.js";
 import { formatSeconds } from "./format.js";
 
 /** A setting holding a URL with one of the given schemes, refused with an example otherwise. */
-export function urlSetting(schemes: readonly string[], example: string): z.ZodType<string> {
-  return z.string().refine((v) => schemes.some((s) => v.startsWith(`${s}://`)) && URL.canParse(v), { error: `expected a URL such as "${example}"` });
+export function urlSetting(schemes: readonly string[], example: string): z.ZodMiniType<string, string> {
+  return z.string().check(z.refine((v) => schemes.some((s) => v.startsWith(`${s}://`)) && URL.canParse(v), { error: `expected a URL such as "${example}"` }));
 }
 
 export interface Endpoint {
