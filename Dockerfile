@@ -19,5 +19,5 @@ RUN mkdir -p /home/hop3/apps /home/hop3/events && chown -R node:node /home/hop3
 USER node
 EXPOSE 9483
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:9483/-/healthy').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-ENTRYPOINT ["node", "dist/src/cli.js"]
+ENTRYPOINT ["node", "dist/bin/hop3-health.js"]
 CMD ["serve"]

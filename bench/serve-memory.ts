@@ -14,7 +14,7 @@ import { freePort } from "./lib/net.js";
 import { unitNodeOptions } from "./lib/unit.js";
 
 const CYCLES = Number(process.env.CYCLES ?? 1000);
-const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
 
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 const sample = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);

@@ -4,7 +4,7 @@
 // and which modules and packages each command loads, with its peak RSS.
 //
 //   npm run build && node dist/bench/startup.js            (RUNS=20 by default)
-//   BEFORE=/path/to/older/dist/src/cli.js node dist/bench/startup.js    adds an older build's figures
+//   BEFORE=/path/to/older/dist/bin/hop3-health.js node dist/bench/startup.js    adds an older build's figures
 
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,7 +16,7 @@ import { freePort } from "./lib/net.js";
 import { summarise } from "./lib/stats.js";
 
 const RUNS = Number(process.env.RUNS ?? 20);
-const CLI = fileURLToPath(new URL("../src/cli.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
 const MODULE_LOG = fileURLToPath(new URL("./lib/module-log.js", import.meta.url));
 const BEFORE = process.env.BEFORE;
 

@@ -15,6 +15,8 @@ export default function setup(): () => void {
   execFileSync(process.execPath, [`${repo}node_modules/typescript/bin/tsc`, "-p", "tsconfig.build.json"], { cwd: repo, stdio: "inherit" });
   // The zod that ships (package.json "imports" #zod), which the tests' own imports use as well.
   execFileSync(process.execPath, [`${repo}scripts/vendor.mjs`], { cwd: repo, stdio: "inherit" });
+  // The program as it ships (package.json "bin"), which the end-to-end tests run.
+  execFileSync(process.execPath, [`${repo}scripts/bundle.mjs`], { cwd: repo, stdio: "inherit" });
 
   const machineTmp = os.tmpdir();
   const before = new Set(readdirSync(machineTmp));

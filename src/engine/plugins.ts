@@ -7,6 +7,7 @@ import { readdir } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isPlugin, type Plugin } from "../health/model.js";
+import { BUILTIN_CHECKS } from "./builtin-checks.js";
 import { ConfigError, errorMessage } from "../lib/errors.js";
 
 export interface LoadedPlugin {
@@ -28,17 +29,19 @@ export interface PluginSpec {
   origin: string;
 }
 
-/** The built-in checks/ folder, next to src/ (in the source tree and in dist/ alike). */
+/** The built-in checks/ folder, next to src/ (in the source tree and in tsc's output alike). */
 export const BUILTIN_CHECKS_DIR = fileURLToPath(new URL("../../checks/", import.meta.url));
 
 const MODULE_FILE = /\.(m?js|cjs|m?ts)$/;
 const DECLARATION_FILE = /\.d\.m?ts$/;
 
-export async function loadPlugins(specs: readonly PluginSpec[], builtinDir = BUILTIN_CHECKS_DIR): Promise<{
+/** The built-in checks come from `builtinDir` when given, else from the shipped program's own list, else from checks/. */
+export async function loadPlugins(specs: readonly PluginSpec[], builtinDir?: string): Promise<{
   plugins: LoadedPlugin[];
   failures: PluginFailure[];
 }> {
-  const files: string[] = [...(await moduleFiles(builtinDir))];
+  const bundled = builtinDir === undefined ? BUILTIN_CHECKS : undefined;
+  const files: string[] = bundled ? [] : await moduleFiles(builtinDir ?? BUILTIN_CHECKS_DIR);
   const packages: PluginSpec[] = [];
 
   for (const entry of specs) {
@@ -64,6 +67,7 @@ export async function loadPlugins(specs: readonly PluginSpec[], builtinDir = BUI
 
   // Imported side by side (their files are read while others compile), kept in the order listed.
   const results = await Promise.all([
+    ...(bundled ?? []).map(({ file, exports }) => take(file, () => Promise.resolve(defaultExport(exports)), file.replace(MODULE_FILE, ""))),
     ...files.map((file) => take(file, async () => defaultExport(await import(pathToFileURL(file).href)), path.basename(file).replace(MODULE_FILE, ""))),
     ...packages.map((entry) => take(`package ${entry.spec}`, async () => defaultExport(await importPackage(entry.spec, entry.baseDir)), entry.spec)),
   ]);

@@ -2,7 +2,7 @@
 // endpoint, and a small cache of verified credentials so scrapes do not each pay for bcrypt.
 
 import { createHash } from "node:crypto";
-import { optimisingCompilerNeeded } from "./v8-flags.js";
+import { optimisingCompilerNeeded } from "./lean-v8.js";
 
 export interface BasicAuth {
   check(header: string | undefined): Promise<boolean>;

@@ -19,6 +19,7 @@ import { createBasicAuth } from "./auth.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { mountOperatorApi } from "./operator-api.js";
 import { mountProbeApi, recordVerdict } from "./probes.js";
+import { heapKeeper } from "./lean-v8.js";
 import { systemdNotifier } from "./systemd.js";
 import { clientCertificateAccepted, readWebConfigFile, reloadTlsOnChange, serverTlsOptions, webSettingsOf } from "./web-config.js";
 
@@ -57,6 +58,8 @@ export interface ServeOptions {
   listenAddress?: string | undefined;
   /** Called as soon as the engine (and its logger) exists, before the exporter listens. */
   onEngine?: (engine: Engine) => void;
+  /** Called after each cycle (the `serve` command keeps the heap small with it). */
+  afterCycle?: () => void;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -254,6 +257,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     if (running || shutdown.signal.aborted) return;
     running = exclusively(cycle).finally(() => {
       running = null;
+      options.afterCycle?.();
       if (!shutdown.signal.aborted) timer = setTimeout(startCycle, Math.max(0, nextDue - Date.now()));
     });
   };
@@ -407,6 +411,7 @@ export async function serveUntilSignalled(options: ServeOptions): Promise<never>
     if (started.exporter && !stopping) void started.exporter.reload();
   });
   started.exporter = await startExporter({
+    afterCycle: heapKeeper(),
     ...options,
     onEngine: (engine) => {
       started.engine = engine;
