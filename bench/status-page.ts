@@ -50,7 +50,7 @@ writeFileSync(path.join(root, "hop3-health-events.jsonl"), `${lines.join("\n")}\
 
 const port = await freePort();
 writeFileSync(path.join(root, "hop3-health.toml"), `hop3_root = "${root}"\nlisten = "127.0.0.1:${port}"\ninterval = 30\nlog_level = "warn"\nplugins = ["${plugin}"]\n`);
-const child = spawn(process.execPath, [CLI, "--config", path.join(root, "hop3-health.toml"), "serve"], { stdio: "ignore", env: { ...process.env, NODE_OPTIONS: unitNodeOptions() } });
+const child = spawn(process.execPath, [CLI, "--config", path.join(root, "hop3-health.toml"), "serve"], { stdio: "ignore", env: { ...process.env, NODE_OPTIONS: process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions() } });
 process.on("exit", () => child.kill("SIGKILL"));
 const url = `http://127.0.0.1:${port}`;
 for (let i = 0; !(await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)); i++) {

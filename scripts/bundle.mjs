@@ -18,7 +18,8 @@ const checks = readdirSync("dist/checks")
 
 // From clean: a chunk of an earlier build would otherwise stay beside the new ones.
 rmSync("dist/bin", { recursive: true, force: true });
-await build({
+const { metafile } = await build({
+  metafile: true,
   entryPoints: { "hop3-health": "dist/src/cli.js" },
   outdir: "dist/bin",
   chunkNames: "chunks/[name]-[hash]",
@@ -46,3 +47,8 @@ await build({
   ],
 });
 copyFileSync("node_modules/smol-toml/LICENSE", "dist/bin/smol-toml.LICENSE");
+
+// A package the program imports and package.json lists only for development would be bundled in
+// here, and missing from an installation (npm installs no devDependencies): refused.
+const strays = [...new Set(Object.keys(metafile.inputs).flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []))].filter((name) => name !== "smol-toml");
+if (strays.length > 0) throw new Error(`the program imports ${strays.join(", ")}, which package.json does not list in "dependencies"`);

@@ -193,6 +193,9 @@ describe("the status page in a browser", () => {
     await page.waitForFunction('document.querySelector("header#banner .overall")?.textContent === "⚠ 1 warning"', undefined, { timeout: 20_000 });
     expect(await inPage(page, "window.notReloaded")).toBe(true);
     await expect(page.locator('li.tile[data-check="ctl-three"] .state').innerText()).resolves.toBe("✓ ok");
+    // Nor later: a <meta> refresh, once parsed, reloads the page even if a script removes it.
+    await page.waitForTimeout(6000);
+    expect(await inPage(page, "window.notReloaded")).toBe(true);
 
     const still = await open(1280, 800, "?refresh=7", { javaScript: false });
     await expect(still.locator('meta[http-equiv="refresh"]').getAttribute("content")).resolves.toBe("7");

@@ -90,26 +90,39 @@ function historyOf(known: Array<{ time: number; severity: Severity }>, maintenan
   const last = spans.at(-1);
   const since = last && last.severity === current ? new Date(last.start).toISOString() : null;
   const overlap = (a: Span, b: Span): number => Math.max(0, Math.min(a.end, b.end) - Math.max(a.start, b.start));
-  /** Each span's time within `range`, and how much of it was outside maintenance. */
-  const within = (range: Span): Array<{ severity: Severity; seen: number; counted: number }> =>
-    spans.map((span) => {
-      const part = { start: Math.max(span.start, range.start), end: Math.min(span.end, range.end) };
-      const seen = Math.max(0, part.end - part.start);
-      return { severity: span.severity, seen, counted: seen > 0 ? seen - maintenance.reduce((sum, w) => sum + overlap(part, w), 0) : 0 };
-    });
+  /** A span's time within `range`, and how much of it was outside maintenance. */
+  const within = (span: Span, range: Span): { seen: number; counted: number } => {
+    const part = { start: Math.max(span.start, range.start), end: Math.min(span.end, range.end) };
+    const seen = Math.max(0, part.end - part.start);
+    return { seen, counted: seen > 0 ? seen - maintenance.reduce((sum, w) => sum + overlap(part, w), 0) : 0 };
+  };
   const uptime = (windowMs: number): number | null => {
-    const parts = within({ start: now - windowMs, end: now });
-    const observed = parts.reduce((sum, p) => sum + p.counted, 0);
-    const ok = parts.reduce((sum, p) => sum + (p.severity === "ok" ? p.counted : 0), 0);
+    const range = { start: now - windowMs, end: now };
+    let observed = 0;
+    let ok = 0;
+    for (const span of spans) {
+      const { counted } = within(span, range);
+      observed += counted;
+      if (span.severity === "ok") ok += counted;
+    }
     return observed > 0 ? Math.round((ok / observed) * 1e6) / 1e6 : null;
   };
-  const bars: Bar[] = [];
-  for (let i = 0; i < BARS; i++) {
-    const parts = within({ start: now - DAY + i * BAR_MS, end: now - DAY + (i + 1) * BAR_MS });
-    let worst: Severity | null = null;
-    for (const p of parts) if (p.counted > 0 && (worst === null || RANK[p.severity] > RANK[worst])) worst = p.severity;
-    bars.push(worst ?? (parts.some((p) => p.seen > 0) ? "maintenance" : null));
+  // Each span lands on the bars it overlaps (not every span on every bar: a check that flapped
+  // all day has a hundred spans).
+  const worst: Array<Severity | null> = new Array<Severity | null>(BARS).fill(null);
+  const seen: boolean[] = new Array<boolean>(BARS).fill(false);
+  const dayStart = now - DAY;
+  for (const span of spans) {
+    const first = Math.max(0, Math.floor((span.start - dayStart) / BAR_MS));
+    const last = Math.min(BARS - 1, Math.floor((span.end - dayStart) / BAR_MS));
+    for (let i = first; i <= last; i++) {
+      const part = within(span, { start: dayStart + i * BAR_MS, end: dayStart + (i + 1) * BAR_MS });
+      if (part.seen > 0) seen[i] = true;
+      const before = worst[i];
+      if (part.counted > 0 && (before == null || RANK[span.severity] > RANK[before])) worst[i] = span.severity;
+    }
   }
+  const bars: Bar[] = worst.map((severity, i) => severity ?? (seen[i] ? "maintenance" : null));
   return { since, uptime_24h: uptime(DAY), uptime_7d: uptime(7 * DAY), bars };
 }
 

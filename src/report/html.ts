@@ -54,31 +54,41 @@ function percent(ratio: number | null): string {
   return `${ratio === 1 ? "100" : value.toFixed(digits)} %`;
 }
 
-function bars(history: CheckHistory, now: Date): string {
-  const spans = history.bars.map((bar, i) => {
-    const start = new Date(now.getTime() - ((BARS - i) * 86_400_000) / BARS);
-    const label = `${start.toISOString().slice(11, 16)} UTC: ${bar === null ? "no data" : BAR_WORDS[bar]}`;
-    return `<span class="bar ${bar ?? "none"}" title="${label}"></span>`;
+/** Each half hour's bar, in each state it can show, as HTML: made once a page, for every tile. */
+type BarMarkup = Array<Record<Exclude<Bar, null> | "none", string>>;
+function barMarkup(now: Date): BarMarkup {
+  return Array.from({ length: BARS }, (_, i) => {
+    const time = new Date(now.getTime() - ((BARS - i) * 86_400_000) / BARS).toISOString().slice(11, 16);
+    const bar = (kind: string, words: string): string => `<span class="bar ${kind}" title="${time} UTC: ${words}"></span>`;
+    return { ok: bar("ok", BAR_WORDS.ok), warn: bar("warn", BAR_WORDS.warn), fail: bar("fail", BAR_WORDS.fail), maintenance: bar("maintenance", BAR_WORDS.maintenance), none: bar("none", "no data") };
   });
-  const count = (kind: Bar): number => history.bars.filter((b) => b === kind).length;
-  const summary = [
-    `${count("ok")} ok`,
-    ...(count("warn") ? [`${count("warn")} with warnings`] : []),
-    ...(count("fail") ? [`${count("fail")} with failures`] : []),
-    ...(count("maintenance") ? [`${count("maintenance")} in maintenance`] : []),
-    ...(count(null) ? [`${count(null)} without data`] : []),
-  ].join(", ");
-  return `<div class="bars" role="img" aria-label="Last 24 hours, by half hour: ${summary}">${spans.join("")}</div>`;
 }
 
-function tile(item: CheckOutcome, now: Date): string {
+function bars(history: CheckHistory, markup: BarMarkup): string {
+  let html = "";
+  const counts = { ok: 0, warn: 0, fail: 0, maintenance: 0, none: 0 };
+  for (const [i, bar] of history.bars.entries()) {
+    html += markup[i]![bar ?? "none"];
+    counts[bar ?? "none"]++;
+  }
+  const summary = [
+    `${counts.ok} ok`,
+    ...(counts.warn ? [`${counts.warn} with warnings`] : []),
+    ...(counts.fail ? [`${counts.fail} with failures`] : []),
+    ...(counts.maintenance ? [`${counts.maintenance} in maintenance`] : []),
+    ...(counts.none ? [`${counts.none} without data`] : []),
+  ].join(", ");
+  return `<div class="bars" role="img" aria-label="Last 24 hours, by half hour: ${summary}">${html}</div>`;
+}
+
+function tile(item: CheckOutcome, now: Date, markup: BarMarkup): string {
   const history = item.history;
   const since = history?.since ? `${WORDS[item.severity]} for ${lasted(now.getTime() - Date.parse(history.since))}` : "";
   return `<li class="tile ${item.severity}" data-check="${escape(item.check)}">
 <p class="state"><span aria-hidden="true">${SYMBOLS[item.severity]}</span> ${WORDS[item.severity]}</p>
 <h3>${escape(item.name)}</h3>
 <p class="detail">${escape(item.detail + afterDetail(item))}</p>
-${since ? `<p class="since">${since}</p>\n` : ""}${history ? `${bars(history, now)}\n<p class="uptime">up ${percent(history.uptime_24h)} over 24 h · ${percent(history.uptime_7d)} over 7 days</p>\n` : ""}</li>`;
+${since ? `<p class="since">${since}</p>\n` : ""}${history ? `${bars(history, markup)}\n<p class="uptime">up ${percent(history.uptime_24h)} over 24 h · ${percent(history.uptime_7d)} over 7 days</p>\n` : ""}</li>`;
 }
 
 export function renderHtml(report: Report | null, options: PageOptions): string {
@@ -89,6 +99,7 @@ export function renderHtml(report: Report | null, options: PageOptions): string 
     ? `<p class="overall"><span aria-hidden="true">${SYMBOLS[report.overall]}</span> ${escape(summaryText(report).replace(/^\S+ /, ""))}</p>
 <p class="identity">${escape(identityLine(report.identity))}</p>`
     : `<p class="overall">Waiting for the first check cycle</p>`;
+  const markup = barMarkup(now);
   const sections = report
     ? report.sections
         .map((section, i) => {
@@ -96,7 +107,7 @@ export function renderHtml(report: Report | null, options: PageOptions): string 
           return `<section aria-labelledby="section-${i}">
 <h2 id="section-${i}">${escape(section.title)} <span class="counts">${counts.map(([s, n]) => `${n} ${SYMBOLS[s]}`).join(" ")}</span></h2>
 <ul class="tiles">
-${section.items.map((item) => tile(item, now)).join("\n")}
+${section.items.map((item) => tile(item, now, markup)).join("\n")}
 </ul>
 </section>`;
         })
@@ -112,7 +123,7 @@ ${section.items.map((item) => tile(item, now)).join("\n")}
 <html lang="en"${themeClass} data-refresh="${options.refreshSeconds}">
 <head>
 <meta charset="utf-8">
-<meta http-equiv="refresh" content="${options.refreshSeconds}">
+<noscript><meta http-equiv="refresh" content="${options.refreshSeconds}"></noscript>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="${options.theme === "auto" ? "light dark" : options.theme}">
 <title>${escape(title)}</title>
@@ -160,7 +171,6 @@ ${sections}
 <script>
 (() => {
   const every = Number(document.documentElement.dataset.refresh) * 1000;
-  document.querySelector('meta[http-equiv="refresh"]')?.remove();
   setInterval(async () => {
     try {
       const page = new DOMParser().parseFromString(await (await fetch(location.href, { cache: "no-store" })).text(), "text/html");
