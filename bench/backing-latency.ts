@@ -127,6 +127,11 @@ writeFileSync(
 `,
 );
 const blackbox = spawn("prometheus-blackbox-exporter", [`--config.file=${blackboxConfig}`, `--web.listen-address=127.0.0.1:${blackboxPort}`], { stdio: "ignore" });
+// Not installed: said, rather than waited for.
+blackbox.once("error", (error) => {
+  console.error(`prometheus-blackbox-exporter: ${error.message} (apt-get install prometheus-blackbox-exporter)`);
+  process.exit(1);
+});
 try {
   for (let i = 0; i < 100; i++) {
     const up = await fetch(`http://127.0.0.1:${blackboxPort}/-/healthy`).then((r) => r.ok, () => false);
