@@ -7,10 +7,11 @@
 import { copyFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
-// smol-toml (9 small modules, read by every command that reads Hop3's files) goes in; the rest
-// (drivers, prom-client, bcrypt) stays a package, loaded where it is used.
+// smol-toml (9 small modules, read by every command that reads Hop3's files) goes in; the other
+// dependencies (drivers, prom-client, bcrypt, yaml) stay packages, loaded where they are used.
+const INSIDE = "smol-toml";
 const { dependencies } = JSON.parse(readFileSync("package.json", "utf8"));
-const external = [...Object.keys(dependencies).filter((name) => name !== "smol-toml"), "#zod", "#zod-classic"];
+const external = [...Object.keys(dependencies).filter((name) => name !== INSIDE), "#zod", "#zod-classic"];
 
 const checks = readdirSync("dist/checks")
   .filter((name) => name.endsWith(".js"))
@@ -46,9 +47,9 @@ const { metafile } = await build({
     },
   ],
 });
-copyFileSync("node_modules/smol-toml/LICENSE", "dist/bin/smol-toml.LICENSE");
+copyFileSync(`node_modules/${INSIDE}/LICENSE`, `dist/bin/${INSIDE}.LICENSE`);
 
 // A package the program imports and package.json lists only for development would be bundled in
 // here, and missing from an installation (npm installs no devDependencies): refused.
-const strays = [...new Set(Object.keys(metafile.inputs).flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []))].filter((name) => name !== "smol-toml");
+const strays = [...new Set(Object.keys(metafile.inputs).flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []))].filter((name) => name !== INSIDE);
 if (strays.length > 0) throw new Error(`the program imports ${strays.join(", ")}, which package.json does not list in "dependencies"`);
