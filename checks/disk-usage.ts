@@ -4,13 +4,14 @@
 import { statfs } from "node:fs/promises";
 import path from "node:path";
 import * as z from "#zod";
+import { nonEmpty } from "../src/config/schema.js";
 import type { HealthCheckResult, Measurement, Plugin, Severity } from "../src/health/model.js";
 import { worstSeverity } from "../src/health/model.js";
 
 const percent = z.number({ error: "expected a percentage" }).check(z.minimum(0), z.maximum(100));
 const settings = z
   .strictObject({
-    paths: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
+    paths: z.optional(z.array(nonEmpty()).check(z.minLength(1))),
     warn_percent: z._default(percent, 80),
     fail_percent: z._default(percent, 90),
   })

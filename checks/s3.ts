@@ -2,6 +2,7 @@
 // without one, over a fresh connection that is closed afterwards.
 
 import * as z from "#zod";
+import { nonEmpty } from "../src/config/schema.js";
 import type { HealthCheckResult, Plugin } from "../src/health/model.js";
 import { budgetMs, endpointOf, endpointOfUrl, networkMessage, safeUrl, timedOutMessage, urlSetting, type Endpoint, withSettingsOrigin } from "../src/lib/net.js";
 
@@ -10,10 +11,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const settings = z.strictObject({
   endpoint: z.optional(urlSetting(["http", "https"], "http://127.0.0.1:9000")),
-  bucket: z.optional(z.string().check(z.minLength(1))),
-  access_key: z.optional(z.string().check(z.minLength(1))),
-  secret_key: z.optional(z.string().check(z.minLength(1))),
-  region: z._default(z.string().check(z.minLength(1)), "us-east-1"),
+  bucket: z.optional(nonEmpty()),
+  access_key: z.optional(nonEmpty()),
+  secret_key: z.optional(nonEmpty()),
+  region: z._default(nonEmpty(), "us-east-1"),
   /** Path-style addressing (http://host/bucket), as MinIO and most self-hosted stores want. */
   path_style: z.optional(z.boolean()),
 });

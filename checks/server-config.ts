@@ -5,11 +5,12 @@
 
 import path from "node:path";
 import * as z from "#zod";
+import { nonEmpty } from "../src/config/schema.js";
 import type { HealthCheckResult, Plugin, Severity } from "../src/health/model.js";
 import { etcFile, readSecretFile } from "../src/hop3/etc.js";
 import { hop3RootState, readServerTomlFile, SERVER_TOML, stringValue } from "../src/hop3/server-toml.js";
 
-const settings = z.strictObject({ path: z.optional(z.string().check(z.minLength(1))) });
+const settings = z.strictObject({ path: z.optional(nonEmpty()) });
 const NAME = "Server config";
 
 const plugin: Plugin = {

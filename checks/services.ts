@@ -7,16 +7,17 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import * as z from "#zod";
+import { nonEmpty } from "../src/config/schema.js";
 import type { HealthCheck, HealthCheckResult, Plugin, PluginContext } from "../src/health/model.js";
 import { isNamed, processTable, readProcess, type ProcessInfo } from "../src/hop3/processes.js";
 import { supervisorPrograms, systemctl } from "../src/hop3/service-managers.js";
 
 const settings = z.strictObject({
-  systemd_unit: z.optional(z.string().check(z.minLength(1))),
-  process: z.optional(z.string().check(z.minLength(1))),
-  pidfile: z.optional(z.string().check(z.minLength(1))),
+  systemd_unit: z.optional(nonEmpty()),
+  process: z.optional(nonEmpty()),
+  pidfile: z.optional(nonEmpty()),
   /** hop3-rootd only: the socket deploys talk to. */
-  socket: z.optional(z.string().check(z.minLength(1))),
+  socket: z.optional(nonEmpty()),
 });
 type ServiceSettings = z.infer<typeof settings>;
 

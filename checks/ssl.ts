@@ -9,6 +9,7 @@ import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import * as z from "#zod";
+import { nonEmpty } from "../src/config/schema.js";
 import type { CheckSettings, HealthCheck, HealthCheckResult, Measurement, Plugin, PluginContext, Severity } from "../src/health/model.js";
 import { appDirectory, listApps } from "../src/hop3/apps.js";
 import { fileProblem } from "../src/hop3/etc.js";
@@ -22,7 +23,7 @@ const days = z.number({ error: "expected a number of days" }).check(z.minimum(0)
 const hostPort = z.string().check(z.regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, { error: 'expected "host:port"' }));
 const settings = z
   .strictObject({
-    paths: z.optional(z.array(z.string().check(z.minLength(1)))),
+    paths: z.optional(z.array(nonEmpty())),
     endpoints: z._default(z.array(hostPort), []),
     warn_days: z._default(days, 14),
     fail_days: z._default(days, 3),

@@ -58,7 +58,11 @@ const durationSetting = z.pipe(
   }),
 );
 
-const nonEmpty = (): z.ZodMiniType<string, string> => z.string().check(z.minLength(1));
+/** A string that is not empty. */
+export const nonEmpty = (): z.ZodMiniType<string, string> => z.string().check(z.minLength(1));
+/** Basic auth users' password hashes, as exporter-toolkit takes them (here and in a web config file). */
+export const bcryptUsers = (): z.ZodMiniType<Record<string, string>, Record<string, string>> =>
+  z.record(nonEmpty(), z.string().check(z.regex(/^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/, { error: "expected a bcrypt hash with a cost from 04 to 31, such as $2y$10$..." })));
 const wholeNumber = (): z.ZodMiniType<number, number> => z.number().check(z.int({ error: "expected a whole number" }));
 
 export const configSchema = z.strictObject({
@@ -104,10 +108,7 @@ export const configSchema = z.strictObject({
         max_connections: z._default(z.int().check(z.minimum(1), z.maximum(65_536)), 512),
         tls_cert_file: z.optional(nonEmpty()),
         tls_key_file: z.optional(nonEmpty()),
-        basic_auth_users: z._default(
-          z.record(nonEmpty(), z.string().check(z.regex(/^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/, { error: "expected a bcrypt hash with a cost from 04 to 31, such as $2y$10$..." }))),
-          {},
-        ),
+        basic_auth_users: z._default(bcryptUsers(), {}),
       })
       .check(
         z.refine((web) => (web.tls_cert_file === undefined) === (web.tls_key_file === undefined), {

@@ -4,6 +4,7 @@
 // loopback clients may call it unless basic auth is on.
 
 import * as z from "#zod";
+import { nonEmpty } from "../config/schema.js";
 import type { Engine } from "../engine/engine.js";
 import type { EventLog } from "../engine/events.js";
 import { runProbe, type Verdict } from "../probe/probe.js";
@@ -15,10 +16,10 @@ import { readJson, sendJson, type Router } from "./router.js";
 const probeBody = z
   .strictObject({
     app: z.string({ error: "app is required" }).check(z.minLength(1)),
-    url: z.optional(z.string().check(z.minLength(1))),
+    url: z.optional(nonEmpty()),
     port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
-    path: z.optional(z.string().check(z.minLength(1))),
-    contains: z.optional(z.string().check(z.minLength(1))),
+    path: z.optional(nonEmpty()),
+    contains: z.optional(nonEmpty()),
     timeout_seconds: z.optional(z.number().check(z.positive(), z.maximum(3600))),
     /** false: a trial by hand, not a deploy; the verdict is answered but not counted or logged. */
     record: z._default(z.boolean(), true),

@@ -10,7 +10,7 @@ import path from "node:path";
 import tls from "node:tls";
 import * as z from "#zod";
 import { formatIssues, knownKeysAt } from "../config/load.js";
-import type { Config } from "../config/schema.js";
+import { bcryptUsers, nonEmpty, type Config } from "../config/schema.js";
 import { ConfigError, errorMessage } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 
@@ -20,9 +20,7 @@ type ClientAuth = (typeof CLIENT_AUTH)[number];
 const VERSIONS = { TLS10: "TLSv1", TLS11: "TLSv1.1", TLS12: "TLSv1.2", TLS13: "TLSv1.3" } as const;
 /** The response headers exporter-toolkit lets a web configuration set. */
 const HEADERS = ["Strict-Transport-Security", "X-Frame-Options", "X-Content-Type-Options", "X-XSS-Protection", "Content-Security-Policy"];
-const BCRYPT = /^\$2[aby]?\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
 
-const nonEmpty = (): z.ZodMiniType<string, string> => z.string().check(z.minLength(1));
 const tlsVersion = z.enum(Object.keys(VERSIONS) as [keyof typeof VERSIONS]);
 const webConfigSchema = z.strictObject({
   tls_server_config: z.optional(
@@ -52,9 +50,7 @@ const webConfigSchema = z.strictObject({
       ),
     }),
   ),
-  basic_auth_users: z.optional(
-    z.nullable(z.record(nonEmpty(), z.string().check(z.regex(BCRYPT, { error: "expected a bcrypt hash with a cost from 04 to 31, such as $2y$10$..." })))),
-  ),
+  basic_auth_users: z.optional(z.nullable(bcryptUsers())),
 });
 
 export interface WebSettings {

@@ -118,8 +118,8 @@ function historyOf(known: Array<{ time: number; severity: Severity }>, maintenan
     for (let i = first; i <= last; i++) {
       const part = within(span, { start: dayStart + i * BAR_MS, end: dayStart + (i + 1) * BAR_MS });
       if (part.seen > 0) seen[i] = true;
-      const before = worst[i];
-      if (part.counted > 0 && (before == null || RANK[span.severity] > RANK[before])) worst[i] = span.severity;
+      const before = worst[i] ?? null;
+      if (part.counted > 0 && (before === null || RANK[span.severity] > RANK[before])) worst[i] = span.severity;
     }
   }
   const bars: Bar[] = worst.map((severity, i) => severity ?? (seen[i] ? "maintenance" : null));
