@@ -91,6 +91,15 @@ describe("hop3-health probe", () => {
     expect((await probe(root)).stdout).toBe("'web' did not respond to health checks within 2s (last: connection refused)\n");
   });
 
+  it("says the app's last answer, not the wait the window's end cut short", async () => {
+    // Its request timeout (5 s) outlasts the window (2 s): the second attempt is cut short by the window, not by the app.
+    const app = await startApp("error-then-silent");
+    const root = await rootWithApp('[healthcheck]\npath = "/health"\ntimeout = 5\n[run]\nstart-timeout = 2\n', app.port);
+    const result = await probe(root);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("'web' did not respond to health checks within 2s (last: HTTP 500)\n");
+  });
+
   it("takes --port, --path, --contains and --timeout over the manifest", async () => {
     const app = await startApp("wrong-body");
     const root = await rootWithApp(MANIFEST, await closedPort());

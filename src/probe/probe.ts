@@ -221,8 +221,11 @@ export async function runProbe(target: ProbeTarget, signal?: AbortSignal): Promi
     const remaining = deadline - performance.now();
     if (remaining <= 0 || signal?.aborted) return verdict(false);
     attempts++;
-    const attempt = await probeOnce(endpoint, { timeoutMs: Math.min(target.requestTimeout * 1000, remaining), expect: target.expect }, signal);
-    last = attempt.observed;
+    const timeoutMs = Math.min(target.requestTimeout * 1000, remaining);
+    const attempt = await probeOnce(endpoint, { timeoutMs, expect: target.expect }, signal);
+    // An attempt cut short by the window's end says nothing of the app: its last real answer stands.
+    const cutShort = attempt.reason === "timeout" && timeoutMs < target.requestTimeout * 1000;
+    if (!cutShort || last === null) last = attempt.observed;
     if (attempt.ok) return verdict(true);
     // Backing off only from an app that answers: one still starting is asked again at once.
     answered += attempt.reason === "refused" ? 0 : 1;
