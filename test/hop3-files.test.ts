@@ -114,7 +114,7 @@ describe("vassals and processes", () => {
 
   it("counts a process as the app's by its procname prefix or its folder, not by a lookalike", () => {
     const apps = "/home/hop3/apps";
-    const belongs = (argv: string[], cwd?: string): boolean => appsOfProcess({ pid: 1, comm: "x", argv, zombie: false, ...(cwd ? { cwd } : {}) }, apps).includes("shop");
+    const belongs = (argv: string[], cwd?: string): boolean => appsOfProcess({ pid: 1, ppid: 0, startTicks: 0, comm: "x", argv, zombie: false, ...(cwd ? { cwd } : {}) }, apps).includes("shop");
     expect(belongs(["shop:wsgi:uWSGI worker 1"])).toBe(true);
     expect(belongs(["node", "server.js"], "/home/hop3/apps/shop/src")).toBe(true);
     expect(belongs(["node", "server.js"], "/home/hop3/apps/shop")).toBe(true);

@@ -73,8 +73,11 @@ describe("zero-config status on a Hop3 layout", () => {
       details: { reason: "http_status" },
     });
     expect(items["app:hl-crashed"]).toMatchObject({ severity: "fail", detail: "stopped unexpectedly: enabled (wsgi.1, wsgi.2) but no process of the app is running", details: { reason: "not_running" } });
-    expect(items["app:hl-stopped"]).toBeUndefined();
-    expect(items["app:hl-static"]).toMatchObject({ severity: "ok", detail: "static site (PORT=0): nginx serves its files" });
+    // Stopped on purpose: a line of its own, ok, never left out.
+    expect(items["app:hl-stopped"]).toMatchObject({ severity: "ok", state: "stopped", detail: "stopped (no vassal enabled in uwsgi-enabled/)" });
+    // A static site nothing serves (no nginx server block of Hop3's for it) is said to be so.
+    expect(items["app:hl-static"]).toMatchObject({ severity: "warn", detail: `static site, but no nginx server block for it (${layout.root}/nginx/hl-static.conf): nothing serves it` });
+    expect(items["app:hl-worker"]!.state).toBe("running");
     expect(items["app:hl-worker"]).toMatchObject({ severity: "ok", detail: "running (worker.1; 1 process)" });
     expect(items["app:hl-broken"]).toMatchObject({ severity: "fail", details: { reason: "config" } });
     expect(items["app:hl-broken"]!.detail).toBe(

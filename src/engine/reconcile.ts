@@ -8,18 +8,25 @@
 // probe runs the app is "deploying", and its check does not page.
 
 import type { AppSettings } from "../health/model.js";
-import { appRuntimes, listApps, type AppRuntime } from "../hop3/apps.js";
-import { portRefuses } from "../hop3/sockets.js";
+import { appRuntimes, hasAvailableVassal, listApps, type AppRuntime } from "../hop3/apps.js";
+import { readNginxSite } from "../hop3/nginx.js";
+import { portRefuses, unixSocketRefuses } from "../hop3/sockets.js";
 import type { Logger } from "../lib/logger.js";
 import { runProbe, type Verdict } from "../probe/probe.js";
 import { ProbeInputError, resolveProbeTarget } from "../probe/target.js";
+import { forgetRespawns, respawnsOf, trackRespawns } from "./respawns.js";
 
 export type Liveness =
   | { state: "running"; message: string }
   | { state: "down"; message: string; reason: "not_running" | "refused" }
+  /** uWSGI keeps respawning it in vain (or has blacklisted it). */
+  | { state: "crash_loop"; message: string }
   | { state: "stopped"; message: string }
+  /** A static site: nginx serves its files; `viaNginx` when Hop3 wrote a server block for it. */
   | { state: "static"; message: string }
   | { state: "deploying"; message: string }
+  /** Meant to run, but other users' processes are hidden from this one: only an answer can tell. */
+  | { state: "unseen"; message: string }
   /** Not managed by Hop3's vassals (only in [apps.<name>], or no vassal but configured): HTTP alone says. */
   | { state: "unmanaged"; message: string };
 
@@ -43,11 +50,21 @@ function processes(n: number): string {
   return `${n} process${n === 1 ? "" : "es"}`;
 }
 
+/** `hop3_app_state`'s value for a liveness: where Hop3 and uWSGI have the app (its health is its severity). */
+export function appStateOf(live: Liveness): "running" | "stopped" | "deploying" | "crash_loop" {
+  if (live.state === "stopped" || live.state === "deploying" || live.state === "crash_loop") return live.state;
+  return "running";
+}
+
 /** Whether the app runs as it is meant to, from one reading of its runtime. */
 export async function livenessOf(runtime: AppRuntime, configured: AppSettings | undefined): Promise<Liveness> {
   const live = await assess(runtime, configured);
   lastSeen.set(runtime.app, live.state);
   return live;
+}
+
+function where(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 async function assess(runtime: AppRuntime, configured: AppSettings | undefined): Promise<Liveness> {
@@ -59,17 +76,37 @@ async function assess(runtime: AppRuntime, configured: AppSettings | undefined):
   if (runtime.listen.port === 0) return { state: "static", message: "static site (PORT=0): nginx serves its files" };
   const workers = runtime.vassals.map((v) => `${v.kind}.${v.ordinal}`).join(", ");
   if (runtime.vassals.length === 0) {
-    return configured !== undefined
-      ? { state: "unmanaged", message: "no vassal enabled; watched over HTTP as [apps] configures it" }
-      : { state: "stopped", message: "stopped (no vassal enabled in uwsgi-enabled/)" };
+    if (configured !== undefined) return { state: "unmanaged", message: "no vassal enabled; watched over HTTP as [apps] configures it" };
+    // Older servers: a static site has a PORT nothing listens on and no vassal at all, only its nginx server block.
+    if (!(await hasAvailableVassal(runtime.hop3Root, runtime.app)) && (await readNginxSite(runtime.hop3Root, runtime.app)) !== undefined) {
+      return { state: "static", message: "static site: nginx serves its files" };
+    }
+    return { state: "stopped", message: "stopped (no vassal enabled in uwsgi-enabled/)" };
   }
+  trackRespawns(runtime);
+  const loop = respawnsOf(runtime.app);
+  if (loop.crashLoop) return { state: "crash_loop", message: loop.message };
+  const { port, bindAddress, socket } = runtime.listen;
+  const asConfigured = configured?.port !== undefined || configured?.url !== undefined;
   if (runtime.pids.length === 0) {
+    // The answer wins over guesswork: a web app whose port takes connections is judged by its answer.
+    if (runtime.web && !asConfigured && port !== undefined && !(await portRefuses(bindAddress, port))) {
+      return { state: "running", message: `running: ${where(bindAddress, port)} takes connections (no process of the app seen: judged by its answer)` };
+    }
+    if (runtime.web && !asConfigured && socket !== undefined && !(await unixSocketRefuses(socket))) {
+      return { state: "running", message: `running: ${socket} takes connections (no process of the app seen: judged by its answer)` };
+    }
+    if (runtime.evidence === "invisible") {
+      return { state: "unseen", message: `enabled (${workers}); processes not visible to this user: judged by its answer alone` };
+    }
+    if (runtime.web && asConfigured) return { state: "running", message: `enabled (${workers}); no process of the app seen: judged by its answer` };
     return { state: "down", reason: "not_running", message: `stopped unexpectedly: enabled (${workers}) but no process of the app is running` };
   }
-  const { port, bindAddress } = runtime.listen;
-  if (runtime.web && port !== undefined && configured?.port === undefined && configured?.url === undefined && (await portRefuses(bindAddress, port))) {
-    const where = bindAddress.includes(":") ? `[${bindAddress}]:${port}` : `${bindAddress}:${port}`;
-    return { state: "down", reason: "refused", message: `stopped unexpectedly: nothing listens on ${where} (connection refused), ${processes(runtime.pids.length)} left` };
+  if (runtime.web && !asConfigured && port !== undefined && (await portRefuses(bindAddress, port))) {
+    return { state: "down", reason: "refused", message: `stopped unexpectedly: nothing listens on ${where(bindAddress, port)} (connection refused), ${processes(runtime.pids.length)} left` };
+  }
+  if (runtime.web && !asConfigured && port === undefined && socket !== undefined && (await unixSocketRefuses(socket))) {
+    return { state: "down", reason: "refused", message: `stopped unexpectedly: nothing accepts on ${socket}, ${processes(runtime.pids.length)} left` };
   }
   return { state: "running", message: `running (${workers}; ${processes(runtime.pids.length)})` };
 }
@@ -154,6 +191,7 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
         signatures.delete(app);
         lastSeen.delete(app);
         deploys.delete(app);
+        forgetRespawns(app);
         changed.push(app);
       }
     }

@@ -5,6 +5,7 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import { SEVERITIES, severityValue, worstSeverity, type Measurement } from "../health/model.js";
 import { strayErrors } from "../engine/engine.js";
+import { respawnTotals } from "../engine/respawns.js";
 import { abandonedChecks } from "../engine/runner.js";
 import type { HealthState } from "../engine/state.js";
 import type { Logger } from "../lib/logger.js";
@@ -235,6 +236,16 @@ export function createMetrics(
     help: "Deploy-time startup probes of apps, by verdict (success or failure).",
     labelNames: ["app", "result"],
     registers,
+  });
+  new Counter({
+    name: "hop3_app_respawns_total",
+    help: "Respawns uWSGI made of the app's vassal master or its attach-daemon processes, seen since this exporter started (new processes while its vassal files did not change).",
+    labelNames: ["app"],
+    registers,
+    collect() {
+      this.reset();
+      for (const [app, total] of respawnTotals()) this.inc({ app }, total);
+    },
   });
   const deployProbeDuration = new Histogram({
     name: "hop3_deploy_probe_duration_seconds",

@@ -30,6 +30,10 @@ export const REASONS = [
   "capacity",
   /** A job that did not report in on time (a heartbeat). */
   "late",
+  /** uWSGI keeps respawning the app, or has blacklisted it. */
+  "crash_loop",
+  /** The restart policy stopped trying. */
+  "gave_up",
   /** Anything else: a check that raised, an answer nobody expected. */
   "error",
 ] as const;
@@ -41,6 +45,7 @@ export function isReason(value: unknown): value is Reason {
 }
 
 const PATTERNS: ReadonlyArray<[RegExp, Reason]> = [
+  [/^crash loop/i, "crash_loop"],
   [/permission denied|not writable by|may not write|may not read/i, "permission"],
   [/authentication failed|access key or secret key|access denied|may not use database|may not connect/i, "auth"],
   [/connection refused|nothing listens/i, "refused"],

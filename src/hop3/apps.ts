@@ -5,8 +5,10 @@
 
 import { lstat, readdir } from "node:fs/promises";
 import path from "node:path";
+import { appOfVassalFile, emperorView, type EmperorView, type VassalGroup } from "./emperor.js";
 import { liveEnvPath, readAppListen, type AppListen } from "./liveenv.js";
-import { appsOfProcess, processTable } from "./processes.js";
+import { appsOfProcess, processTable, seesOtherUsersProcesses } from "./processes.js";
+import { listenerHolder, socketInodes } from "./sockets.js";
 
 /** The worker kinds that answer HTTP (Hop3's `web_workers`). */
 export const WEB_KINDS: ReadonlySet<string> = new Set(["wsgi", "jwsgi", "rwsgi", "web"]);
@@ -81,11 +83,35 @@ export async function enabledVassals(hop3Root: string, apps: readonly string[]):
   return byApp;
 }
 
+/** Whether any vassal file of the app is in uwsgi-available/ (Hop3 keeps it there when it stops the app). */
+export async function hasAvailableVassal(hop3Root: string, app: string): Promise<boolean> {
+  try {
+    return (await readdir(path.join(hop3Root, "uwsgi-available"))).some((name) => name.startsWith(`${app}_`) && name.endsWith(".ini"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * How the app's processes were told apart: `emperor`, by the uWSGI Emperor's process tree (proof);
+ * `hint`, by what processes say of themselves (no Emperor of this root is visible); `invisible`,
+ * not at all (other users' processes are hidden from this one).
+ */
+export type Evidence = "emperor" | "hint" | "invisible";
+
 export interface AppRuntime {
   app: string;
+  hop3Root: string;
   dir: string;
   /** The enabled vassals: the app is meant to run while there is one. */
   vassals: Vassal[];
+  evidence: Evidence;
+  /** Its vassal masters under the Emperor (evidence "emperor" only). */
+  groups: VassalGroup[];
+  /** Every attributed process of the root → its app (the Emperor's tree, or the hints). */
+  owners: ReadonlyMap<number, string>;
+  /** What an `--emperor-stats` socket says of its vassals, where the operator enabled one. */
+  stats?: { respawns: Map<string, number>; blacklisted: boolean };
   /** The kinds of its enabled workers, and whether one of them answers HTTP. */
   kinds: string[];
   web: boolean;
@@ -116,16 +142,64 @@ async function listenOf(appDir: string, envSignature: string): Promise<AppListen
   return listen;
 }
 
-/** What is on disk and in the process table about one app, or about several (one reading of each). */
-export async function appRuntimes(hop3Root: string, apps: readonly string[]): Promise<AppRuntime[]> {
-  const [vassals, processes] = await Promise.all([enabledVassals(hop3Root, apps), processTable()]);
-  const wanted = new Set(apps);
+export interface Attribution {
+  evidence: Evidence;
+  emperor: EmperorView | null;
+  /** Each app's processes. */
+  pidsOf: Map<string, number[]>;
+  /** Every attributed process → its app. */
+  owners: Map<number, string>;
+}
+
+/**
+ * Which process is whose: by the Emperor's tree where this root's Emperor is visible (then what
+ * a process says of itself counts for nothing), else by the hints Hop3's own reaper uses.
+ */
+export function attributeProcesses(hop3Root: string, apps: readonly string[]): Promise<Attribution> {
+  // Shared by every app asking about the same reading of the process table (checks run side by side).
+  const table = processTable();
+  const key = `${hop3Root}\0${apps.join("\0")}`;
+  if (attributed?.table !== table || attributed.key !== key) attributed = { table, key, result: attribute(hop3Root, apps, table) };
+  return attributed.result;
+}
+
+let attributed: { table: Promise<unknown>; key: string; result: Promise<Attribution> } | undefined;
+
+async function attribute(hop3Root: string, apps: readonly string[], table: ReturnType<typeof processTable>): Promise<Attribution> {
+  const processes = await table;
   const pidsOf = new Map<string, number[]>();
+  const emperor = await emperorView(hop3Root, apps, processes);
+  if (emperor) {
+    for (const [pid, app] of emperor.owner) pidsOf.set(app, [...(pidsOf.get(app) ?? []), pid]);
+    return { evidence: "emperor", emperor, pidsOf, owners: emperor.owner };
+  }
+  const wanted = new Set(apps);
+  const owners = new Map<number, string>();
   for (const info of processes) {
     for (const app of new Set(appsOfProcess(info, appsDirectory(hop3Root)))) {
-      if (wanted.has(app)) pidsOf.set(app, [...(pidsOf.get(app) ?? []), info.pid]);
+      if (!wanted.has(app)) continue;
+      pidsOf.set(app, [...(pidsOf.get(app) ?? []), info.pid]);
+      owners.set(info.pid, app);
     }
   }
+  return { evidence: pidsOf.size > 0 || seesOtherUsersProcesses() ? "hint" : "invisible", emperor: null, pidsOf, owners };
+}
+
+function statsOf(stats: NonNullable<EmperorView["stats"]>, app: string, apps: readonly string[]): { respawns: Map<string, number>; blacklisted: boolean } {
+  const mine = (id: string): boolean => appOfVassalFile(id, apps)?.app === app;
+  return {
+    respawns: new Map(stats.vassals.filter((v) => mine(v.id)).map((v) => [v.id, v.respawns])),
+    blacklisted: stats.blacklist.some(mine),
+  };
+}
+
+/** What is on disk and in the process table about one app, or about several (one reading of each). */
+export async function appRuntimes(hop3Root: string, apps: readonly string[], allApps?: readonly string[]): Promise<AppRuntime[]> {
+  // Vassal masters are named among every app of the root, so `a` never takes `a_b`'s.
+  const known = allApps ?? (apps.length === 1 ? await listApps(hop3Root) : apps);
+  const [vassals, attribution] = await Promise.all([enabledVassals(hop3Root, known), attributeProcesses(hop3Root, known)]);
+  const { pidsOf } = attribution;
+  const stats = attribution.emperor?.stats;
   return Promise.all(
     apps.map(async (app) => {
       const dir = appDirectory(hop3Root, app);
@@ -135,8 +209,13 @@ export async function appRuntimes(hop3Root: string, apps: readonly string[]): Pr
       const listen = await listenOf(dir, envSignature);
       return {
         app,
+        hop3Root,
         dir,
         vassals: own,
+        evidence: attribution.evidence,
+        owners: attribution.owners,
+        groups: attribution.emperor?.groups.filter((g) => g.app === app) ?? [],
+        ...(stats ? { stats: statsOf(stats, app, known) } : {}),
         kinds,
         web: kinds.some((k) => WEB_KINDS.has(k)),
         pids: pidsOf.get(app) ?? [],
@@ -145,4 +224,22 @@ export async function appRuntimes(hop3Root: string, apps: readonly string[]): Pr
       };
     }),
   );
+}
+
+export type PortOwner = { kind: "own" } | { kind: "other"; app: string; pid: number } | { kind: "none" } | { kind: "unknown"; visible: boolean };
+
+/**
+ * Whose listening socket answers on the app's port: its own processes', another app's, nobody's
+ * (nothing listens), or unknown (held by no attributed process, or descriptors this user may not
+ * read: `visible` says which).
+ */
+export async function portOwner(runtime: AppRuntime, host: string, port: number): Promise<PortOwner> {
+  const own = await listenerHolder(host, port, runtime.pids);
+  if (own === "none") return { kind: "none" };
+  if (own !== "unknown") return { kind: "own" };
+  const visible = runtime.pids.length > 0 ? (await socketInodes(runtime.pids[0]!)) !== null : runtime.evidence !== "invisible";
+  const others = [...runtime.owners].filter(([, app]) => app !== runtime.app).map(([pid]) => pid);
+  const other = await listenerHolder(host, port, others);
+  if (typeof other === "object") return { kind: "other", app: runtime.owners.get(other.pid)!, pid: other.pid };
+  return { kind: "unknown", visible };
 }

@@ -12,8 +12,10 @@ export interface AppListen {
   port?: number;
   /** Where the app binds; requests go there. Default 127.0.0.1. */
   bindAddress: string;
-  /** The first name of HOST_NAME, or undefined (catch-all `_`, or none). */
+  /** The first name of HOST_NAME (else of NGINX_SERVER_NAME, as older servers write it), or undefined (catch-all `_`, or none). */
   hostName?: string;
+  /** Where the app listens when nginx reaches it over uWSGI's own protocol: BIND_ADDRESS=unix://<path> (no PORT). */
+  socket?: string;
   /** The file it came from, or undefined when none was found. */
   source?: string;
   /** The backing services the app uses (check ids), from the schemes of its `*_URL` values. */
@@ -42,7 +44,7 @@ export function dependenciesIn(text: string): string[] {
   return [...found].sort();
 }
 
-const KEPT = new Set(["PORT", "HOST_NAME", "BIND_ADDRESS"]);
+const KEPT = new Set(["PORT", "HOST_NAME", "NGINX_SERVER_NAME", "BIND_ADDRESS"]);
 const MAX_ENV_BYTES = 1024 * KiB;
 
 export function liveEnvPath(appDir: string): string {
@@ -89,17 +91,27 @@ async function readKept(file: string, appDir: string): Promise<{ kept: Map<strin
   }
 }
 
+/** The first name of a space-separated list, unless it is the catch-all `_`. */
+function firstName(list: string | undefined): string | undefined {
+  const first = list?.split(/\s+/).find((name) => name !== "");
+  return first !== undefined && first !== "_" ? first : undefined;
+}
+
 /** Where the app listens, as Hop3 last started it. */
 export async function readAppListen(appDir: string): Promise<AppListen> {
   for (const file of [liveEnvPath(appDir), path.join(appDir, "ENV")]) {
     const read = await readKept(file, appDir);
-    const port = parsePort(read?.kept.get("PORT"));
-    if (read === undefined || port === undefined) continue;
-    const first = read.kept.get("HOST_NAME")?.split(/\s+/).find((name) => name !== "");
+    if (read === undefined) continue;
+    const port = parsePort(read.kept.get("PORT"));
+    const bind = read.kept.get("BIND_ADDRESS");
+    const socket = bind?.startsWith("unix://") ? bind.slice("unix://".length) : undefined;
+    if (port === undefined && socket === undefined) continue;
+    const hostName = firstName(read.kept.get("HOST_NAME")) ?? firstName(read.kept.get("NGINX_SERVER_NAME"));
     return {
-      port,
-      bindAddress: reachableAddress(read.kept.get("BIND_ADDRESS")),
-      ...(first !== undefined && first !== "_" ? { hostName: first } : {}),
+      ...(port !== undefined ? { port } : {}),
+      bindAddress: socket !== undefined ? "127.0.0.1" : reachableAddress(bind),
+      ...(socket !== undefined ? { socket } : {}),
+      ...(hostName !== undefined ? { hostName } : {}),
       source: file,
       ...(read.dependencies.length > 0 ? { dependencies: read.dependencies } : {}),
     };

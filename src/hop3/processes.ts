@@ -1,51 +1,87 @@
 // The process table, read from /proc: what the service checks and the app reconciliation ask
 // about. Checks that run side by side share one reading (it is reused for half a second).
+// Every file of a process is read with a byte limit first: any local user controls its own
+// command line, and a megabyte of it a thousand times over must cost nothing more than 4 KiB does.
 
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 import path from "node:path";
 
 export interface ProcessInfo {
   pid: number;
+  /** The parent's pid (0 when unknown). */
+  ppid: number;
   comm: string;
   argv: string[];
+  /** When it started, in clock ticks after boot: a pid reused by another process has another start. */
+  startTicks: number;
   /** The working directory, when it can be read (another user's needs privileges). */
   cwd?: string;
   zombie: boolean;
 }
 
 /** /proc/<pid>/cmdline is read up to this many bytes: enough for any command a check looks at. */
-const MAX_CMDLINE = 8192;
+export const MAX_CMDLINE = 4096;
+/** /proc/<pid>/stat is one line; a command name holds at most 64 bytes. */
+const MAX_STAT = 1024;
 
-/**
- * One process, from /proc. Read synchronously: a /proc file answers at once, and a sync read
- * costs a few microseconds where an async one takes four trips through the thread pool.
- */
-export function readProcessSync(pid: number): ProcessInfo | undefined {
+const scratch = Buffer.alloc(Math.max(MAX_CMDLINE, MAX_STAT));
+
+/** At most `max` bytes of a /proc file, or undefined when it cannot be read. Synchronous: /proc answers at once. */
+export function readProcFileSync(file: string, max: number): string | undefined {
+  let fd: number | undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-    let cwd: string | undefined;
-    try {
-      cwd = readlinkSync(`/proc/${pid}/cwd`);
-    } catch {
-      // Another user's process, unless this one runs as root.
+    fd = openSync(file, "r");
+    const buffer = max <= scratch.length ? scratch : Buffer.alloc(max);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, max - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length >= max) break;
     }
-    const close = stat.lastIndexOf(")");
-    const state = stat.slice(close + 2, close + 3);
-    return {
-      pid,
-      comm: stat.slice(stat.indexOf("(") + 1, close),
-      argv: cmdline.slice(0, MAX_CMDLINE).split("\0").filter((a) => a !== ""),
-      ...(cwd !== undefined ? { cwd } : {}),
-      zombie: state === "Z" || state === "X",
-    };
+    return buffer.toString("latin1", 0, length);
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
+}
+
+/** One process, from /proc, reading no more than 4 KiB of its command line. */
+export function readProcessSync(pid: number): ProcessInfo | undefined {
+  const stat = readProcFileSync(`/proc/${pid}/stat`, MAX_STAT);
+  if (stat === undefined) return undefined;
+  const cmdline = readProcFileSync(`/proc/${pid}/cmdline`, MAX_CMDLINE) ?? "";
+  let cwd: string | undefined;
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    // Another user's process, unless this one runs as root.
+  }
+  const close = stat.lastIndexOf(")");
+  // After the command name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime
+  const fields = stat.slice(close + 2).split(" ");
+  const state = fields[0] ?? "";
+  return {
+    pid,
+    ppid: Number(fields[1]) || 0,
+    comm: Buffer.from(stat.slice(stat.indexOf("(") + 1, close), "latin1").toString("utf8"),
+    argv: Buffer.from(cmdline, "latin1").toString("utf8").split("\0").filter((a) => a !== ""),
+    startTicks: Number(fields[19]) || 0,
+    ...(cwd !== undefined ? { cwd } : {}),
+    zombie: state === "Z" || state === "X",
+  };
 }
 
 export function readProcess(pid: number): Promise<ProcessInfo | undefined> {
   return Promise.resolve(readProcessSync(pid));
+}
+
+/** The pids of a process's children, from /proc/<pid>/task/<pid>/children (one small read), or undefined where the kernel does not say. */
+export function childrenOf(pid: number): number[] | undefined {
+  const text = readProcFileSync(`/proc/${pid}/task/${pid}/children`, 64 * 1024);
+  if (text === undefined) return undefined;
+  return text.split(" ").filter((s) => s !== "").map(Number);
 }
 
 /** Processes read between two turns of the event loop, so a large table never holds it for long. */
@@ -73,6 +109,15 @@ export function processTable(): Promise<ProcessInfo[]> {
   return table.processes;
 }
 
+/**
+ * Whether this process sees other users' processes: root does, and anyone where /proc is not
+ * mounted with hidepid (then PID 1, root's, is listed). Where it does not, no process of an app
+ * is proof that it is gone.
+ */
+export function seesOtherUsersProcesses(): boolean {
+  return process.getuid?.() === 0 || readProcFileSync("/proc/1/stat", MAX_STAT) !== undefined;
+}
+
 const INTERPRETERS = /^(python[\d.]*|node|perl|ruby|sh|bash|dash|uwsgi)$/;
 
 /** Whether a process is the program `name`: by its command name, argv[0], or the script an interpreter runs. */
@@ -83,11 +128,10 @@ export function isNamed(info: ProcessInfo, name: string): boolean {
 }
 
 /**
- * The apps a process may belong to, as Hop3's reaper decides (HOP3-SERVER.md §3): uWSGI's
- * procname prefix `<app>:` on its command line, or `apps/<app>/` in its command line or working
- * directory. Tighter than Hop3's substring tests: the prefix must start the command line, and
- * the folder must be this HOP3_ROOT's, so `xapp:` or another root's app of the same name do not
- * count. The caller keeps the names that are apps.
+ * The apps a process may belong to by what it says of itself, as Hop3's reaper decides
+ * (uWSGI's procname prefix `<app>:` starting its command line, or `apps/<app>/` in its command
+ * line or working directory). Any process can say any of it: this is a hint, used only where no
+ * uWSGI Emperor of this HOP3_ROOT is visible (src/hop3/emperor.ts gives proof where one is).
  */
 export function appsOfProcess(info: ProcessInfo, appsDir: string): string[] {
   const found: string[] = [];

@@ -2,7 +2,7 @@
 // two file reads answer for every app at once, where a connect per app would poke each of them.
 // Where /proc/net cannot be read, a connect answers, as Hop3's own `connect_ex` does.
 
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, readlink } from "node:fs/promises";
 import net from "node:net";
 
 const LISTEN = "0A";
@@ -23,26 +23,33 @@ function decodeAddress(hex: string): string {
   return full === "0:0:0:0:0:0:0:0" ? "::" : full === "0:0:0:0:0:0:0:1" ? "::1" : full;
 }
 
-async function readListeners(file: string): Promise<Array<{ address: string; port: number }>> {
-  const found: Array<{ address: string; port: number }> = [];
+interface Listener {
+  address: string;
+  port: number;
+  /** The socket's inode: /proc/<pid>/fd/<n> of the process holding it links to `socket:[inode]`. */
+  inode: number;
+}
+
+async function readListeners(file: string): Promise<Listener[]> {
+  const found: Listener[] = [];
   for (const line of (await readFile(file, "latin1")).split("\n").slice(1)) {
     const fields = line.trim().split(/\s+/);
     if (fields[3] !== LISTEN || fields[1] === undefined) continue;
     const [address, port] = fields[1].split(":");
     if (address === undefined || port === undefined) continue;
-    found.push({ address: decodeAddress(address), port: parseInt(port, 16) });
+    found.push({ address: decodeAddress(address), port: parseInt(port, 16), inode: Number(fields[9]) || 0 });
   }
   return found;
 }
 
 // The kernel walks its whole socket table for each read (milliseconds, whatever the number of
 // sockets), so the read is off the event loop, and shared by every app asking within half a second.
-let cache: { readAt: number; listeners: Promise<Array<{ address: string; port: number }> | null> } | undefined;
+let cache: { readAt: number; listeners: Promise<Listener[] | null> } | undefined;
 
 /** The listening sockets of this network namespace, at most half a second old; null where /proc/net cannot say. */
-function listeners(): Promise<Array<{ address: string; port: number }> | null> {
+function listeners(): Promise<Listener[] | null> {
   if (cache && Date.now() - cache.readAt < 500) return cache.listeners;
-  const read = async (): Promise<Array<{ address: string; port: number }> | null> => {
+  const read = async (): Promise<Listener[] | null> => {
     try {
       const [v4, v6] = await Promise.all([readListeners("/proc/net/tcp"), readListeners("/proc/net/tcp6").catch(() => [])]);
       return [...v4, ...v6];
@@ -67,12 +74,66 @@ function connectRefused(host: string, port: number, timeoutMs = 1000): Promise<b
   });
 }
 
+/** Whether a unix stream socket refuses connections (nothing accepts there, or no socket at all). */
+export function unixSocketRefuses(file: string, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ path: file });
+    const done = (refused: boolean): void => {
+      socket.destroy();
+      resolve(refused);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once("connect", () => done(false));
+    socket.once("error", (error: NodeJS.ErrnoException) => done(error.code === "ECONNREFUSED" || error.code === "ENOENT" || error.code === "ENOTSOCK"));
+  });
+}
+
 const WILDCARDS = new Set(["0.0.0.0", "::"]);
+
+function listenersOf(known: readonly Listener[], host: string, port: number): Listener[] {
+  const wanted = host.toLowerCase();
+  return known.filter((l) => l.port === port && (WILDCARDS.has(l.address) || l.address === wanted));
+}
 
 /** Whether a connection to host:port would be refused: nothing listens there. */
 export async function portRefuses(host: string, port: number): Promise<boolean> {
   const known = await listeners();
   if (known === null) return connectRefused(host, port);
-  const wanted = host.toLowerCase();
-  return !known.some((l) => l.port === port && (WILDCARDS.has(l.address) || l.address === wanted));
+  return listenersOf(known, host, port).length === 0;
+}
+
+/** The socket inodes a process holds, or null when its descriptors may not be read (another user's). At most 4,096 are looked at. */
+export async function socketInodes(pid: number): Promise<Set<number> | null> {
+  let fds: string[];
+  try {
+    fds = await readdir(`/proc/${pid}/fd`);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ENOENT" ? new Set() : null;
+  }
+  const inodes = new Set<number>();
+  await Promise.all(
+    fds.slice(0, 4096).map(async (fd) => {
+      const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
+      const match = /^socket:\[(\d+)\]$/.exec(link);
+      if (match) inodes.add(Number(match[1]));
+    }),
+  );
+  return inodes;
+}
+
+/**
+ * Who holds the socket listening on host:port, asked of the given processes only (an app's own,
+ * then the other apps'): "none" when nothing listens, the pid that holds it, "unknown" when
+ * none of them does or their descriptors may not be read (another user's processes).
+ */
+export async function listenerHolder(host: string, port: number, candidates: readonly number[]): Promise<{ pid: number } | "none" | "unknown"> {
+  const known = await listeners();
+  if (known === null) return "unknown";
+  const inodes = new Set(listenersOf(known, host, port).map((l) => l.inode).filter((i) => i !== 0));
+  if (inodes.size === 0) return "none";
+  for (const pid of candidates) {
+    const held = await socketInodes(pid);
+    if (held && [...inodes].some((i) => held.has(i))) return { pid };
+  }
+  return "unknown";
 }

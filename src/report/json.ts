@@ -29,6 +29,8 @@ export interface JsonReport {
       maintenance?: { until: string; reason: string };
       /** From the event log, where there is one: since when at this severity, uptime, the last 24 h. */
       history?: CheckHistory;
+      /** Apps: where Hop3 and uWSGI have it (running, stopped, deploying, crash_loop). */
+      state?: string;
     }>;
   }>;
   generated_at: string;
@@ -53,6 +55,7 @@ export function toJson(report: Report): JsonReport {
         ...(item.causes ? { cause: item.causes } : {}),
         ...(item.maintenance ? { maintenance: item.maintenance } : {}),
         ...(item.history ? { history: item.history } : {}),
+        ...(item.check.startsWith("app:") && typeof item.details.state === "string" ? { state: item.details.state } : {}),
       })),
     })),
     generated_at: report.generatedAt.toISOString(),
@@ -84,6 +87,7 @@ export function fromJson(body: JsonReport): Report {
         ...(Array.isArray(item.cause) ? { causes: item.cause } : {}),
         ...(item.maintenance ? { maintenance: item.maintenance } : {}),
         ...(item.history ? { history: item.history } : {}),
+        ...(item.check.startsWith("app:") && typeof item.details.state === "string" ? { state: item.details.state } : {}),
       })),
     })),
   };
