@@ -1,13 +1,16 @@
-// Hop3's server configuration: HOP3_ROOT/hop3-server.toml is there and is TOML, and the secret key
-// Hop3 signs its tokens with is set, where Hop3 looks for it (ADR 048): HOP3_ETC_DIR/secret-key,
-// else HOP3_SECRET_KEY in hop3-server.toml (older servers). It says which; the key itself is
-// never read out. A file hop3-health may not read is said to be so, not taken for a missing key.
+// Hop3's server configuration, found where that server keeps it: HOP3_ROOT/hop3-server.toml (valid
+// TOML when present), and the secret key Hop3 signs its tokens with, where Hop3 looks for it (ADR
+// 048): HOP3_ETC_DIR/secret-key, else HOP3_SECRET_KEY in the environment (systemd's
+// EnvironmentFile /etc/default/hop3, or this process's), else in hop3-server.toml. Older servers
+// keep no hop3-server.toml at all (their settings live in the environment): its absence alone is
+// no failure. It says where; the key itself is never read out. A file hop3-health may not read is
+// said to be so, not taken for a missing key.
 
 import path from "node:path";
 import * as z from "#zod";
 import { nonEmpty } from "../src/config/schema.js";
 import type { HealthCheckResult, Plugin, Severity } from "../src/health/model.js";
-import { etcFile, readSecretFile } from "../src/hop3/etc.js";
+import { environmentHasKey, etcFile, readSecretFile } from "../src/hop3/etc.js";
 import { hop3RootState, readServerTomlFile, SERVER_TOML, stringValue } from "../src/hop3/server-toml.js";
 
 const settings = z.strictObject({ path: z.optional(nonEmpty()) });
@@ -34,10 +37,19 @@ const plugin: Plugin = {
           details: { path: file, secret_key_file: keyFile, ...details },
         });
         const toml = await readServerTomlFile(file);
-        if (toml.problem?.kind === "missing" || toml.problem?.kind === "invalid" || toml.problem?.kind === "unreadable") {
-          return result("fail", toml.problem.message, { reason: "config" });
-        }
+        if (toml.problem?.kind === "invalid" || toml.problem?.kind === "unreadable") return result("fail", toml.problem.message, { reason: "config" });
         const key = await readSecretFile(keyFile);
+        if (toml.problem?.kind === "missing") {
+          // An older server: its settings are in the environment. Only a named file that is missing fails.
+          if (ctx.configFor<{ path?: string }>("server-config").path !== undefined) return result("fail", toml.problem.message, { reason: "config" });
+          const envFile = path.join(path.dirname(ctx.hop3EtcDir), "default", "hop3");
+          const from = key.value !== undefined ? keyFile : (await environmentHasKey(envFile)) ? envFile : process.env.HOP3_SECRET_KEY ? "this process's environment" : undefined;
+          return result(
+            "ok",
+            `no ${path.basename(file)}: settings kept in the environment (as older Hop3 servers keep them)${from !== undefined ? `; secret key set in ${from}` : ""}`,
+            { settings_from: "environment", ...(from !== undefined ? { secret_key_from: from } : {}) },
+          );
+        }
         if (key.value !== undefined) {
           const also = toml.problem?.kind === "denied" ? `; ${toml.problem.message}` : "";
           return result(also ? "warn" : "ok", `present, secret key set in ${keyFile}${also}`, { secret_key_from: keyFile, ...(also ? { reason: "permission" } : {}) });

@@ -1,6 +1,6 @@
 // The local checks' thresholds and edge cases, through the built binary.
 
-import { chmod, mkdir, statfs, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderText, wantsColour } from "../src/report/text.js";
@@ -85,6 +85,30 @@ describe("server-config", () => {
       detail: `cannot read ${file}: permission denied — run hop3-health as user hop3 or in group hop3`,
       details: { reason: "permission" },
     });
+  });
+});
+
+describe("server-config on an older server (Hop3 0.4: settings in the environment, no hop3-server.toml)", () => {
+  it("is not a failure for the file's absence alone, and says where the secret key is", async () => {
+    const { configFile, root } = await makeHop3Root();
+    await rm(path.join(root, "hop3-server.toml"));
+    const bare = await runCli(["--config", configFile, "status", "--json"], { HOP3_SECRET_KEY: "" });
+    expect(itemsOf(JSON.parse(bare.stdout) as JsonReport)["server-config"]).toMatchObject({
+      severity: "ok",
+      detail: "no hop3-server.toml: settings kept in the environment (as older Hop3 servers keep them)",
+      details: { settings_from: "environment" },
+    });
+    // systemd's EnvironmentFile, beside HOP3_ETC_DIR (/etc/default/hop3 for /etc/hop3).
+    const envFile = path.join(root, "default", "hop3");
+    await mkdir(path.dirname(envFile), { recursive: true });
+    await writeFile(envFile, "HOP3_SECRET_KEY=env-file-secret-77\nACME_ENGINE=self-signed\n", { mode: 0o600 });
+    const fromEnvFile = await runCli(["--config", configFile, "status", "--json"], { HOP3_SECRET_KEY: "" });
+    expect(fromEnvFile.stdout).not.toContain("env-file-secret-77");
+    expect(itemsOf(JSON.parse(fromEnvFile.stdout) as JsonReport)["server-config"]).toMatchObject({ severity: "ok", details: { secret_key_from: envFile } });
+    // A file named in the config is another matter: missing, it fails.
+    await writeFile(configFile, `${await readFile(configFile, "utf8")}\n[checks.server-config]\npath = ${JSON.stringify(path.join(root, "nope.toml"))}\n`);
+    const missing = await runCli(["--config", configFile, "status", "--json"]);
+    expect(itemsOf(JSON.parse(missing.stdout) as JsonReport)["server-config"]).toMatchObject({ severity: "fail", details: { reason: "config" } });
   });
 });
 

@@ -68,3 +68,15 @@ export async function readS3Env(etcDir: string): Promise<{ credentials?: S3Crede
     return { file, problem: fileProblem(error) };
   }
 }
+
+/** Whether an EnvironmentFile (KEY=VALUE lines) sets HOP3_SECRET_KEY to something; the value is not kept. */
+export async function environmentHasKey(file: string): Promise<boolean> {
+  try {
+    const text = await readBoundedFile(file, { maxBytes: 64 * KiB });
+    return /^\s*(?:export\s+)?HOP3_SECRET_KEY\s*=\s*["']?[^\s"']/m.test(text);
+  } catch (error) {
+    if (error instanceof FileReadError) return false;
+    throw error;
+  }
+}
+
