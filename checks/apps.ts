@@ -39,7 +39,7 @@ interface AppMemory {
 const memory = new Map<string, AppMemory>();
 
 function result(app: string, severity: Severity, message: string, details: Record<string, unknown>, dependencies: readonly string[] = []): HealthCheckResult {
-  const state = typeof details.app_state === "string" ? details.app_state : "running";
+  const state = typeof details.state === "string" ? details.state : "running";
   return {
     name: app,
     passed: severity === "ok",
@@ -157,13 +157,16 @@ function appCheck(ctx: PluginContext, app: string, hasDir: boolean): HealthCheck
       const budget = budgetMs(ctx, id).ms;
       const started = Date.now();
       const nginxTarget = viaNginx ? nginxTargetOf(site, serverName ?? "localhost", declaredPath ?? "/") : undefined;
+      // Through nginx, a gateway error (502–504) is nginx saying it could not reach the app, whatever counts as an answer of the app's own.
+      const nginxExpect: Expectation = expect.accept === null ? { accept: [[100, 501], [505, 599]], contains: expect.contains } : expect;
       const primary = (direct ?? nginxTarget)!;
 
       // With no history, one failure is not yet a verdict: try up to `retries` times within the timeout.
       const tries = remembered.last === null && remembered.failuresInARow === 0 && remembered.severity !== "fail" ? retries : 1;
       const ask = (target: HttpTarget): Promise<Attempt> => {
         const timeoutMs = Math.max(50, Math.min(requestTimeoutMs, budget - (Date.now() - started)));
-        return ctx.withServer(`${target.host}:${target.port}`, () => probeOnce(target, { timeoutMs, expect }, signal), signal);
+        const wanted = target === nginxTarget ? nginxExpect : expect;
+        return ctx.withServer(`${target.host}:${target.port}`, () => probeOnce(target, { timeoutMs, expect: wanted }, signal), signal);
       };
       const both = async (): Promise<{ attempt: Attempt; layer?: string }> => {
         const first = await ask(primary);

@@ -8,13 +8,15 @@
 // probe runs the app is "deploying", and its check does not page.
 
 import type { AppSettings } from "../health/model.js";
-import { appRuntimes, hasAvailableVassal, listApps, type AppRuntime } from "../hop3/apps.js";
+import { appRuntimes, enabledVassals, hasAvailableVassal, listApps, type AppRuntime } from "../hop3/apps.js";
+import { appOfVassalFile, EmperorLogTail, emperorLogFile, vassalPrefix } from "../hop3/emperor.js";
+import { childrenOf, readProcessSync } from "../hop3/processes.js";
 import { readNginxSite } from "../hop3/nginx.js";
 import { portRefuses, unixSocketRefuses } from "../hop3/sockets.js";
 import type { Logger } from "../lib/logger.js";
 import { runProbe, type Verdict } from "../probe/probe.js";
 import { ProbeInputError, resolveProbeTarget } from "../probe/target.js";
-import { forgetRespawns, respawnsOf, trackRespawns } from "./respawns.js";
+import { countDeathsFromLog, forgetRespawns, noteVassalDeath, noteVassalMaster, respawnsOf, trackRespawns } from "./respawns.js";
 
 export type Liveness =
   | { state: "running"; message: string }
@@ -111,6 +113,9 @@ async function assess(runtime: AppRuntime, configured: AppSettings | undefined):
   return { state: "running", message: `running (${workers}; ${processes(runtime.pids.length)})` };
 }
 
+/** How often the Emperor's children are looked at between scans. */
+const EMPEROR_POLL_MS = 500;
+
 export interface AppWatchOptions {
   hop3Root: string;
   appsConfig: Record<string, AppSettings>;
@@ -162,9 +167,47 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
     await options.onChange([app], []);
   };
 
+  // Between scans, the Emperor's children are polled (one small read): a vassal master that lives
+  // half a second in a crash loop is seen, where a scan every few seconds would miss most.
+  let emperors: number[] = [];
+  let knownApps: string[] = [];
+  const seenChildren = new Set<number>();
+  const logTail = new EmperorLogTail();
+  const pollEmperor = async (): Promise<void> => {
+    const fresh: Array<{ pid: number; app: string; kind: string; start: number }> = [];
+    for (const emperor of emperors) {
+      for (const pid of childrenOf(emperor) ?? []) {
+        if (seenChildren.has(pid)) continue;
+        seenChildren.add(pid);
+        const info = readProcessSync(pid);
+        const of = info && !emperors.includes(pid) ? vassalPrefix(info, new Set(knownApps)) : undefined;
+        if (info && of) fresh.push({ pid, app: of.app, kind: of.kind, start: info.startTicks });
+      }
+    }
+    if (seenChildren.size > 10_000) seenChildren.clear();
+    const looping: string[] = [];
+    // The Emperor's log, where it is a file this user may read: every death, however short the life.
+    const logFile = emperors[0] !== undefined ? emperorLogFile(emperors[0]) : undefined;
+    countDeathsFromLog(logFile !== undefined);
+    for (const death of logFile !== undefined ? logTail.read(logFile) : []) {
+      const app = appOfVassalFile(death.id, knownApps)?.app;
+      if (app !== undefined && noteVassalDeath(app, death.pid, death.time) && respawnsOf(app).crashLoop && lastSeen.get(app) !== "crash_loop") looping.push(app);
+    }
+    for (const child of fresh) {
+      const vassals = (await enabledVassals(options.hop3Root, [child.app])).get(child.app) ?? [];
+      const changedSince = (time: number): boolean => vassals.some((v) => v.mtimeMs >= time);
+      if (noteVassalMaster(child.app, child.kind, `${child.pid}:${child.start}`, changedSince) && respawnsOf(child.app).crashLoop && lastSeen.get(child.app) !== "crash_loop") looping.push(child.app);
+    }
+    if (looping.length > 0) await scan();
+  };
+  const pollTimer = options.intervalSeconds > 0 ? setInterval(() => void pollEmperor().catch(() => undefined), EMPEROR_POLL_MS) : undefined;
+  pollTimer?.unref();
+
   const scanOnce = async (): Promise<void> => {
     const apps = await listApps(options.hop3Root);
     const runtimes = await appRuntimes(options.hop3Root, apps);
+    knownApps = apps;
+    emperors = runtimes[0]?.emperors ?? [];
     const changed: string[] = [];
     const events: AppStateEvent[] = [];
     await Promise.all(
@@ -212,6 +255,7 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
     scan,
     async stop() {
       clearInterval(timer);
+      clearInterval(pollTimer);
       await scanning;
       await Promise.all(probes);
     },

@@ -23,6 +23,8 @@ interface AppRespawns {
   signature: string;
   /** Processes seen before ("pid:start"), by what they are (master of a kind, daemon of a kind). */
   seen: Map<string, Set<string>>;
+  /** When a process of each kind was last seen. */
+  seenAt: Map<string, number>;
   /** `respawns` of the Emperor's stats, by vassal id. */
   statsRespawns: Map<string, number>;
   blacklisted: boolean;
@@ -36,26 +38,81 @@ function remember(set: Set<string>, key: string): void {
   if (set.size > 64) set.delete(set.values().next().value!);
 }
 
+function entryOf(app: string, signature: string): AppRespawns {
+  let entry = byApp.get(app);
+  if (!entry) {
+    entry = { total: 0, times: [], signature, seen: new Map(), seenAt: new Map(), statsRespawns: new Map(), blacklisted: false };
+    byApp.set(app, entry);
+  }
+  return entry;
+}
+
+/** Whether this process of `what` is new where another was seen before: a respawn, unless the app was redeployed. */
+function noteIn(entry: AppRespawns, what: string, key: string, redeployed: boolean, now: number): boolean {
+  const seen = entry.seen.get(what) ?? new Set<string>();
+  entry.seen.set(what, seen);
+  entry.seenAt.set(what, now);
+  if (seen.has(key)) return false;
+  const respawn = seen.size > 0 && !redeployed;
+  remember(seen, key);
+  return respawn;
+}
+
+function count(entry: AppRespawns, respawned: number, now: number): void {
+  if (respawned === 0) return;
+  entry.total += respawned;
+  for (let i = 0; i < respawned; i++) entry.times.push(now);
+  entry.times = entry.times.filter((t) => now - t <= CRASH_LOOP_WINDOW_MS).slice(-1000);
+}
+
+/** Set while the Emperor's log is read: it counts every vassal death, so new masters are not counted again. */
+let deathsFromLog = false;
+
+export function countDeathsFromLog(on: boolean): void {
+  deathsFromLog = on;
+}
+
+/** A vassal death the Emperor logged; counted once per pid. Whether it was new. */
+export function noteVassalDeath(app: string, pid: number, time: number, now = Date.now()): boolean {
+  const entry = byApp.get(app);
+  if (!entry || now - time > CRASH_LOOP_WINDOW_MS) return false;
+  const seen = entry.seen.get("death") ?? new Set<string>();
+  entry.seen.set("death", seen);
+  if (seen.has(String(pid))) return false;
+  remember(seen, String(pid));
+  entry.total++;
+  entry.times = [...entry.times, time].sort((a, b) => a - b).filter((t) => now - t <= CRASH_LOOP_WINDOW_MS);
+  return true;
+}
+
+/**
+ * A vassal master seen between scans (the Emperor's children, polled): `changedSince` says whether
+ * the app's vassal files changed after the given time, for a respawn that is really a deploy.
+ * Whether it was a respawn.
+ */
+export function noteVassalMaster(app: string, kind: string, key: string, changedSince: (time: number) => boolean, now = Date.now()): boolean {
+  const entry = byApp.get(app);
+  if (!entry) return false;
+  const what = `master:${kind}`;
+  const redeployed = changedSince((entry.seenAt.get(what) ?? now) - 1000);
+  const respawn = noteIn(entry, what, key, redeployed, now) && !deathsFromLog;
+  count(entry, respawn ? 1 : 0, now);
+  return respawn;
+}
+
 /** Takes note of the app's uWSGI processes as seen now; a new process where one was before is a respawn. */
 export function trackRespawns(runtime: AppRuntime, now = Date.now()): void {
   const signature = runtime.signature;
-  let entry = byApp.get(runtime.app);
-  if (!entry) {
-    entry = { total: 0, times: [], signature, seen: new Map(), statsRespawns: new Map(), blacklisted: false };
-    byApp.set(runtime.app, entry);
-  }
+  const entry = entryOf(runtime.app, signature);
   const redeployed = entry.signature !== signature;
   entry.signature = signature;
   let respawned = 0;
   const note = (what: string, key: string): void => {
-    const seen = entry.seen.get(what) ?? new Set<string>();
-    entry.seen.set(what, seen);
-    if (seen.has(key)) return;
-    if (seen.size > 0 && !redeployed) respawned++;
-    remember(seen, key);
+    if (noteIn(entry, what, key, redeployed, now)) respawned++;
   };
   for (const group of runtime.groups) {
-    note(`master:${group.kind}`, `${group.master}:${group.masterStart}`);
+    if (deathsFromLog) noteIn(entry, `master:${group.kind}`, `${group.master}:${group.masterStart}`, true, now);
+    else note(`master:${group.kind}`, `${group.master}:${group.masterStart}`);
     for (const [pid, start] of group.daemons) note(`daemon:${group.kind}`, `${pid}:${start}`);
   }
   if (runtime.stats) {
@@ -67,10 +124,7 @@ export function trackRespawns(runtime: AppRuntime, now = Date.now()): void {
       if (before !== undefined && count > before && !redeployed) respawned = Math.max(respawned, count - before);
     }
   }
-  if (respawned === 0) return;
-  entry.total += respawned;
-  for (let i = 0; i < respawned; i++) entry.times.push(now);
-  entry.times = entry.times.filter((t) => now - t <= CRASH_LOOP_WINDOW_MS).slice(-1000);
+  count(entry, respawned, now);
 }
 
 export interface RespawnVerdict {

@@ -108,6 +108,8 @@ export interface AppRuntime {
   evidence: Evidence;
   /** Its vassal masters under the Emperor (evidence "emperor" only). */
   groups: VassalGroup[];
+  /** The Emperor's processes, when visible. */
+  emperors: number[];
   /** Every attributed process of the root → its app (the Emperor's tree, or the hints). */
   owners: ReadonlyMap<number, string>;
   /** What an `--emperor-stats` socket says of its vassals, where the operator enabled one. */
@@ -214,6 +216,7 @@ export async function appRuntimes(hop3Root: string, apps: readonly string[], all
         vassals: own,
         evidence: attribution.evidence,
         owners: attribution.owners,
+        emperors: attribution.emperor?.emperors ?? [],
         groups: attribution.emperor?.groups.filter((g) => g.app === app) ?? [],
         ...(stats ? { stats: statsOf(stats, app, known) } : {}),
         kinds,

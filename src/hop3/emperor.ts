@@ -7,6 +7,7 @@
 // prefix `<app>:<kind>:`, which Hop3 writes into the vassal; where the operator gave the Emperor
 // an `--emperor-stats` socket, its pid → `.ini` list is read instead.
 
+import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, statSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { FileReadError, KiB, readBoundedFile } from "./files.js";
@@ -142,8 +143,14 @@ export function appOfVassalFile(id: string, apps: readonly string[]): { app: str
   return best;
 }
 
-/** `<app>:<kind>:…`, uWSGI's procname prefix as Hop3 writes it, read off a vassal master. */
-function prefixOf(info: ProcessInfo, apps: ReadonlySet<string>): { app: string; kind: string } | undefined {
+/**
+ * Whose vassal master a child of the Emperor is: the `.ini` the Emperor started it with
+ * (`uwsgi --ini <app>_<kind>.<n>.ini`, until uWSGI renames it), else uWSGI's procname prefix
+ * `<app>:<kind>:…` that Hop3 writes into the vassal.
+ */
+export function vassalPrefix(info: ProcessInfo, apps: ReadonlySet<string>): { app: string; kind: string } | undefined {
+  const ini = flagValue(info.argv, "--ini");
+  if (ini !== undefined) return appOfVassalFile(ini, [...apps]);
   const match = /^([^\s:]+):([^\s:]+):/.exec(info.argv.join(" "));
   return match && apps.has(match[1]!) ? { app: match[1]!, kind: match[2]! } : undefined;
 }
@@ -192,7 +199,7 @@ export async function emperorView(hop3Root: string, apps: readonly string[], tab
   for (const emperor of emperors) {
     for (const master of children.get(emperor.pid) ?? []) {
       if (emperorPids.has(master.pid)) continue;
-      const of = stats ? fromStats.get(master.pid) : prefixOf(master, appSet);
+      const of = stats ? fromStats.get(master.pid) : vassalPrefix(master, appSet);
       if (!of) continue;
       const pids: number[] = [];
       const daemons = new Map<number, number>();
@@ -210,4 +217,63 @@ export async function emperorView(hop3Root: string, apps: readonly string[], tab
     }
   }
   return { emperors: emperors.map((e) => e.pid), groups, owner, ...(stats ? { stats } : {}) };
+}
+
+/** Where the Emperor writes its log (its stderr), when that is a regular file (supervisor's, or a redirect); not the journal. */
+export function emperorLogFile(emperorPid: number): string | undefined {
+  for (const fd of [2, 1]) {
+    try {
+      const target = readlinkSync(`/proc/${emperorPid}/fd/${fd}`);
+      if (target.startsWith("/") && statSync(target).isFile()) return target;
+    } catch {
+      // Not ours to read, or not a file.
+    }
+  }
+  return undefined;
+}
+
+export interface VassalDeath {
+  id: string;
+  pid: number;
+  time: number;
+}
+
+/** The most of the Emperor's log read at once: a log that grew more since is read from its last 256 KiB. */
+const MAX_LOG_READ = 256 * KiB;
+
+/**
+ * The Emperor's log, read as it grows: each `[emperor] curse the uwsgi instance <id> (pid: N)` is a
+ * vassal that died and that uWSGI will respawn (a stop says "stop the uwsgi instance", a touch
+ * "reload"). The first read takes the last 256 KiB, so deaths before a restart still count.
+ */
+export class EmperorLogTail {
+  private offset = -1;
+  private file: string | undefined;
+
+  read(file: string): VassalDeath[] {
+    let fd: number | undefined;
+    try {
+      fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+      const info = fstatSync(fd);
+      if (!info.isFile()) return [];
+      if (this.file !== file || info.size < this.offset) this.offset = -1;
+      this.file = file;
+      const from = this.offset < 0 || info.size - this.offset > MAX_LOG_READ ? Math.max(0, info.size - MAX_LOG_READ) : this.offset;
+      const length = info.size - from;
+      this.offset = info.size;
+      if (length <= 0) return [];
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, from);
+      const deaths: VassalDeath[] = [];
+      for (const match of buffer.toString("latin1").matchAll(/^(.{24}) - \[emperor\] curse the uwsgi instance (\S+) \(pid: (\d+)\)/gm)) {
+        const time = Date.parse(match[1]!.replace(/\s+/g, " "));
+        deaths.push({ id: match[2]!, pid: Number(match[3]), time: Number.isFinite(time) ? time : Date.now() });
+      }
+      return deaths;
+    } catch {
+      return [];
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
 }
