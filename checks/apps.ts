@@ -20,7 +20,7 @@ import { unixSocketRefuses } from "../src/hop3/sockets.js";
 import { budgetMs } from "../src/lib/net.js";
 import { appStateOf, deploys, livenessOf, type Liveness } from "../src/engine/reconcile.js";
 import { respawnsOf } from "../src/engine/respawns.js";
-import { DEFAULT_ACCEPT, probeOnce, requestPath, sleep, targetHref, type Attempt, type Expectation, type HttpTarget } from "../src/probe/probe.js";
+import { probeOnce, requestPath, sleep, targetHref, type Attempt, type Expectation, type HttpTarget } from "../src/probe/probe.js";
 import { addressOf, DEFAULT_REQUEST_TIMEOUT, expectationFor, expectationText, ProbeInputError, type AppsContext } from "../src/probe/target.js";
 import * as z from "#zod";
 
@@ -152,7 +152,7 @@ function appCheck(ctx: PluginContext, app: string, hasDir: boolean): HealthCheck
       }
       const declaredPath = manifest?.path;
       // A static site is healthy when nginx serves its path as declared: 200–399 (or accept_status), not any answer.
-      const expect = live.state === "static" && declaredPath === undefined ? { accept: [...DEFAULT_ACCEPT, ...(configured?.accept_status ?? [])], contains: manifest?.contains } : expectationFor(app, appsCtx, declaredPath !== undefined, manifest?.contains);
+      const expect = expectationFor(app, appsCtx, live.state === "static" || declaredPath !== undefined, manifest?.contains);
       const requestTimeoutMs = (manifest?.timeout !== undefined && manifest.timeout > 0 ? manifest.timeout : DEFAULT_REQUEST_TIMEOUT) * 1000;
       const budget = budgetMs(ctx, id).ms;
       const started = Date.now();
