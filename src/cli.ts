@@ -197,8 +197,6 @@ async function main(argv: string[]): Promise<CommandOutput> {
       return probe({ app, url: values.url, port, path: values.path, contains: values.contains, timeoutSeconds }, { config: values.config, dryRun: Boolean(values["dry-run"]) });
     }
     default: {
-      // Before the exporter's modules load: see lean-v8.ts.
-      (await import("./exporter/lean-v8.js")).leanV8();
       const { serveUntilSignalled } = await import("./exporter/serve.js");
       return serveUntilSignalled({ file: values.config, webConfigFile: values["web.config.file"], listenAddress: values["web.listen-address"] });
     }

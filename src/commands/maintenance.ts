@@ -3,7 +3,8 @@
 // sees them within a cycle, and they hold with or without a running exporter.
 
 import { createEngine } from "../engine/engine.js";
-import { MAX_WINDOW_SECONDS, type Window } from "../engine/maintenance.js";
+import { localTime } from "../engine/calendar.js";
+import { MAX_WINDOW_SECONDS, type RecurringView, type Window } from "../engine/maintenance.js";
 import { formatDuration, parseDuration } from "../lib/duration.js";
 import { InputError } from "../lib/errors.js";
 import { didYouMean } from "../lib/suggest.js";
@@ -22,10 +23,14 @@ export async function maintenance(request: MaintenanceRequest, options: { config
   const engine = await createEngine({ file: options.config, logLevel: "silent" });
   const store = engine.maintenance;
   if (request.action === "list") {
+    // The checks there are, for the recurring windows' patterns.
+    if (Object.keys(engine.config.maintenance).length > 0) await engine.discover();
     const open = [...engine.maintenanceNow().values()];
-    if (open.length === 0) return { stdout: "no maintenance window is open\n", code: 0 };
-    const width = Math.max(...open.map((w) => w.check.length));
-    return { stdout: open.map((w) => `${w.check.padEnd(width)}  until ${when(w)}${w.reason ? `  ${w.reason}` : ""}\n`).join(""), code: 0 };
+    const width = Math.max(0, ...open.map((w) => w.check.length));
+    const lines = open.length === 0 ? ["no maintenance window is open"] : open.map((w) => `${w.check.padEnd(width)}  until ${when(w)}${w.reason ? `  ${w.reason}` : ""}`);
+    const recurring = engine.recurring.view();
+    if (recurring.length > 0) lines.push("", "Recurring windows:", ...recurring.map(recurringLine));
+    return { stdout: `${lines.join("\n")}\n`, code: 0 };
   }
   const check = request.check!;
   const known = (await engine.discover()).map((c) => c.id);
@@ -40,4 +45,11 @@ export async function maintenance(request: MaintenanceRequest, options: { config
   }
   const window = store.start(check, seconds, request.reason ?? "");
   return { stdout: `${check} in maintenance for ${formatDuration(seconds)}, until ${when(window)}${window.reason ? `: ${window.reason}` : ""}\n`, code: 0 };
+}
+
+/** "weekly-db  0 4 * * 0 (Europe/Paris), 1h: app:*, postgresql — next Sun 2026-12-06 04:00 Europe/Paris; open until …" */
+export function recurringLine(view: RecurringView): string {
+  const next = view.next === null ? "no next run" : `next ${localTime(new Date(view.next), view.tz)}`;
+  const open = view.open ? `; open now, until ${localTime(new Date(view.open.until), view.tz)}` : "";
+  return `${view.id}  "${view.schedule}" (${view.tz}) for ${formatDuration(view.duration_seconds)}: ${view.checks.join(", ")} — ${next}${open}${view.reason ? `  ${view.reason}` : ""}`;
 }

@@ -56,11 +56,11 @@ async function localReport(file: string | undefined, check: string | undefined, 
 
 async function runLocally(engine: Engine, check: string | undefined): Promise<Report> {
   const identity = engine.identity();
-  if (check === undefined) return buildReport(await identity, await engine.runCycle(), engine.maintenanceNow());
+  if (check === undefined) return buildReport(await identity, await engine.runCycle(), engine.maintenanceNow(), engine.recurring.view());
   const checks = await engine.discover();
   const wanted = checks.filter((c) => c.id === check);
   if (wanted.length === 0) throw new InputError(`no check ${check} on this server${didYouMean(check, checks.map((c) => c.id))}`);
   const cycle = await engine.run(wanted);
   if (cycle.outcomes.length === 0) throw new InputError(`${check} is not configured on this server: it would be skipped`);
-  return buildReport(await identity, cycle, engine.maintenanceNow());
+  return buildReport(await identity, cycle, engine.maintenanceNow(), engine.recurring.view());
 }

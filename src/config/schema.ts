@@ -1,6 +1,7 @@
 // The configuration file's shape, its defaults, and the environment variables over it.
 
 import * as z from "#zod";
+import { cronProblem } from "../engine/calendar.js";
 import { parseDuration } from "../lib/duration.js";
 
 // Each schema parses a handful of tables once: compiling a fast path for it (zod's default) costs more than it saves.
@@ -57,6 +58,20 @@ const durationSetting = z.pipe(
     return seconds;
   }),
 );
+
+/** The longest recurring maintenance window: a day. */
+export const MAX_RECURRING_SECONDS = 86_400;
+
+/** An id of a [heartbeats.<id>] or [maintenance.<id>] table. */
+const settingId = () => z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: "expected an id of letters, digits, . _ or -" }));
+
+/** A table's `schedule` and `tz`, as node-cron reads them (node-cron is loaded only when a schedule is there). */
+const cronChecked = () =>
+  z.superRefine((table: { schedule?: string | undefined; tz?: string | undefined }, ctx) => {
+    if (table.schedule === undefined) return;
+    const problem = cronProblem(table.schedule, table.tz);
+    if (problem !== undefined) ctx.issues.push({ code: "custom", message: problem, input: table, path: [problem.startsWith("unknown time zone") ? "tz" : "schedule"] });
+  });
 
 /** A string that is not empty. */
 export const nonEmpty = (): z.ZodMiniType<string, string> => z.string().check(z.minLength(1));
@@ -143,8 +158,36 @@ export const configSchema = z.strictObject({
    */
   heartbeats: z._default(
     z.record(
-      z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, { error: "expected an id of letters, digits, . _ or -" })),
-      z.strictObject({ every: durationSetting, grace: z.optional(durationSetting) }),
+      settingId(),
+      z
+        .strictObject({ every: z.optional(durationSetting), schedule: z.optional(z.string()), tz: z.optional(z.string()), grace: z.optional(durationSetting) })
+        .check(
+          z.refine((h) => (h.every === undefined) !== (h.schedule === undefined), { error: 'give every = "1h" or a cron schedule = "0 3 * * *", one of them' }),
+          z.refine((h) => h.tz === undefined || h.schedule !== undefined, { error: "tz goes with a cron schedule", path: ["tz"] }),
+          cronChecked(),
+        ),
+    ),
+    {},
+  ),
+  /**
+   * Recurring maintenance windows: from each run of `schedule` (cron, in `tz`) for `duration`, the
+   * checks matching `checks` ("app:*", "postgresql") are in maintenance.
+   */
+  maintenance: z._default(
+    z.record(
+      settingId(),
+      z
+        .strictObject({
+          schedule: z.string({ error: 'expected a cron expression such as "0 4 * * 0"' }),
+          tz: z.optional(z.string()),
+          duration: z.pipe(
+            durationSetting,
+            z.number().check(z.positive(), z.maximum(MAX_RECURRING_SECONDS, { error: "a recurring window lasts at most 24h (a longer one is a check to turn off)" })),
+          ),
+          checks: z.array(z.string().check(z.regex(/^[A-Za-z0-9:*?._-]+$/, { error: 'expected a check id or a pattern such as "app:*"' }))).check(z.minLength(1)),
+          reason: z._default(z.string().check(z.maxLength(500)), ""),
+        })
+        .check(cronChecked()),
     ),
     {},
   ),

@@ -17,7 +17,7 @@ import { loadPlugins, type LoadedPlugin, type PluginFailure } from "./plugins.js
 import path from "node:path";
 import { errorMessage } from "../lib/errors.js";
 import { HeartbeatStore } from "./heartbeats.js";
-import { MaintenanceStore, type Window } from "./maintenance.js";
+import { MaintenanceStore, RecurringWindows, type Window } from "./maintenance.js";
 import { deploys } from "./reconcile.js";
 import { runCycle } from "./runner.js";
 
@@ -39,7 +39,9 @@ export interface Engine {
   identity(): Promise<Identity>;
   /** Maintenance windows opened by hand (hop3-health maintenance, POST /api/v1/maintenance). */
   maintenance: MaintenanceStore;
-  /** The windows open now: those opened by hand, and every app whose deploy probe is running. */
+  /** The recurring windows of [maintenance.<id>]. */
+  recurring: RecurringWindows;
+  /** The windows open now: those opened by hand, the recurring ones, and every app whose deploy probe is running. */
   maintenanceNow(): Map<string, Window>;
   /** The jobs' beats, which POST /api/v1/heartbeats/<id> records. */
   heartbeats: HeartbeatStore;
@@ -81,8 +83,11 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   );
 
   const heartbeats = new HeartbeatStore(path.join(path.dirname(eventsFileOf(config)), "hop3-health-heartbeats.json"), redact);
-  heartbeats.load(Object.keys(config.heartbeats));
+  heartbeats.load(config.heartbeats);
   const maintenance = new MaintenanceStore(path.join(path.dirname(eventsFileOf(config)), "hop3-health-maintenance.json"));
+  const recurring = new RecurringWindows(config.maintenance);
+  /** The check ids of the last discovery: what a recurring window's patterns are matched against. */
+  let knownIds: string[] = [];
   const knownSeverities = new Map<string, Severity>();
   const context: PluginContext = {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- a typed view of a validated table
@@ -108,6 +113,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
   const discover = async (plugin?: string): Promise<HealthCheck[]> => {
     if (plugin !== undefined) return discoverChecks(plugins.filter((p) => p.plugin.name === plugin), [], context, config.timeout);
     const checks = await discoverChecks(plugins, failures, context, config.timeout);
+    knownIds = checks.map((c) => c.id);
     if (!warnedUnmatched) {
       warnedUnmatched = true;
       for (const id of settings.unmatchedTables(checks.map((c) => c.id))) {
@@ -141,8 +147,13 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     runCycle: async (signal) => run(await discover(), signal),
     heartbeats,
     maintenance,
+    recurring,
     maintenanceNow: () => {
       const open = maintenance.current();
+      for (const [check, window] of recurring.openFor(knownIds)) {
+        const other = open.get(check);
+        if (!other || other.until < window.until) open.set(check, window);
+      }
       // No page during a deploy: the app is in maintenance while its startup probe runs.
       for (const [app, deploy] of deploys) {
         if (deploy.finishedAt !== undefined || open.has(`app:${app}`)) continue;

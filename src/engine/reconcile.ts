@@ -7,10 +7,12 @@
 // when it (re)spawns it, and a change there starts the deploy probe over its window. While that
 // probe runs the app is "deploying", and its check does not page.
 
+import { watch, type FSWatcher } from "node:fs";
+import path from "node:path";
 import type { AppSettings } from "../health/model.js";
-import { appRuntimes, enabledVassals, hasAvailableVassal, listApps, type AppRuntime } from "../hop3/apps.js";
+import { appRuntimes, enabledVassals, forgetSharedReadings, hasAvailableVassal, listApps, type AppRuntime } from "../hop3/apps.js";
 import { appOfVassalFile, EmperorLogTail, emperorLogFile, vassalPrefix } from "../hop3/emperor.js";
-import { childrenOf, readProcessSync } from "../hop3/processes.js";
+import { childrenOf, processAlive, readProcessSync } from "../hop3/processes.js";
 import { readNginxSite } from "../hop3/nginx.js";
 import { portRefuses, unixSocketRefuses } from "../hop3/sockets.js";
 import type { Logger } from "../lib/logger.js";
@@ -187,7 +189,7 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
     if (seenChildren.size > 10_000) seenChildren.clear();
     const looping: string[] = [];
     // The Emperor's log, where it is a file this user may read: every death, however short the life.
-    const logFile = emperors[0] !== undefined ? emperorLogFile(emperors[0]) : undefined;
+    const logFile = emperorLog.file;
     countDeathsFromLog(logFile !== undefined);
     for (const death of logFile !== undefined ? logTail.read(logFile) : []) {
       const app = appOfVassalFile(death.id, knownApps)?.app;
@@ -200,14 +202,49 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
     }
     if (looping.length > 0) await scan();
   };
-  const pollTimer = options.intervalSeconds > 0 ? setInterval(() => void pollEmperor().catch(() => undefined), EMPEROR_POLL_MS) : undefined;
+  // Where the Emperor logs to a file this user may read, the file's changes (inotify) say when to
+  // look: every death and respawn writes a line there. Otherwise (the journal) its children are
+  // polled every EMPEROR_POLL_MS: a few small reads.
+  const emperorLog: { pid?: number; file?: string; watcher?: FSWatcher } = {};
+  const followEmperor = (pid: number | undefined): void => {
+    if (pid === emperorLog.pid) return;
+    emperorLog.watcher?.close();
+    delete emperorLog.watcher;
+    emperorLog.pid = pid;
+    emperorLog.file = pid === undefined ? undefined : emperorLogFile(pid);
+    if (emperorLog.file === undefined) return;
+    try {
+      emperorLog.watcher = watch(emperorLog.file, { persistent: false }, () => void pollEmperor().catch(() => undefined));
+      emperorLog.watcher.on("error", () => {
+        emperorLog.watcher?.close();
+        delete emperorLog.watcher;
+      });
+    } catch {
+      // Out of inotify watches: polled.
+    }
+  };
+  const pollTimer =
+    options.intervalSeconds > 0
+      ? setInterval(() => {
+          if (!emperorLog.watcher) void pollEmperor().catch(() => undefined);
+        }, EMPEROR_POLL_MS)
+      : undefined;
   pollTimer?.unref();
 
+  /** What the last full scan saw: the pids to watch, and the apps not running as meant. */
+  let watchedPids: number[] = [];
+  const unsettled = new Set<string>();
+  let lastFullScan = 0;
+
   const scanOnce = async (): Promise<void> => {
+    lastFullScan = Date.now();
+    forgetSharedReadings();
     const apps = await listApps(options.hop3Root);
     const runtimes = await appRuntimes(options.hop3Root, apps);
     knownApps = apps;
     emperors = runtimes[0]?.emperors ?? [];
+    followEmperor(emperors[0]);
+    watchedPids = [...emperors, ...runtimes.flatMap((r) => r.pids)];
     const changed: string[] = [];
     const events: AppStateEvent[] = [];
     await Promise.all(
@@ -223,6 +260,8 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
         }
         const previous = lastSeen.get(app);
         const live = await livenessOf(runtime, options.appsConfig[app]);
+        if (UNSETTLED.has(live.state)) unsettled.add(app);
+        else unsettled.delete(app);
         if (previous !== undefined && previous !== live.state) {
           changed.push(app);
           events.push({ app, state: live.state, message: live.message });
@@ -234,6 +273,7 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
         signatures.delete(app);
         lastSeen.delete(app);
         deploys.delete(app);
+        unsettled.delete(app);
         forgetRespawns(app);
         changed.push(app);
       }
@@ -250,14 +290,99 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
     return scanning;
   };
 
-  const timer = options.intervalSeconds > 0 ? setInterval(() => void scan(), options.intervalSeconds * 1000) : undefined;
+  // Between full scans, what the kernel can say cheaply: whether the processes seen last time are
+  // still there (a signal 0 each, no file read), and, from inotify, whether a vassal, an app or a
+  // LIVE_ENV changed. A full scan runs when one of them says so, while an app is not running as
+  // meant, and every FULL_SCAN_MS regardless.
+  const tick = (): void => {
+    if (scanning) return;
+    if (Date.now() - lastFullScan >= FULL_SCAN_MS || unsettled.size > 0 || watchedPids.some((pid) => !processAlive(pid))) void scan();
+  };
+  const timer = options.intervalSeconds > 0 ? setInterval(tick, options.intervalSeconds * 1000) : undefined;
+  timer?.unref();
+  const changes = options.intervalSeconds > 0 ? watchForChanges(options.hop3Root, () => void scan(), options.logger) : undefined;
   return {
     scan,
     async stop() {
       clearInterval(timer);
       clearInterval(pollTimer);
+      changes?.close();
+      emperorLog.watcher?.close();
       await scanning;
       await Promise.all(probes);
+    },
+  };
+}
+
+/** A full scan at least this often, whatever else says (the check cycles look at every app too). */
+const FULL_SCAN_MS = 60_000;
+/** States that are looked at again at every tick: something is wrong, or about to change. */
+const UNSETTLED = new Set<Liveness["state"]>(["down", "crash_loop", "deploying"]);
+
+/** Events closer than this are one scan (a deploy writes several files); a tenant touching its files in a loop gets a scan a second at most. */
+const CHANGE_SETTLE_MS = 1000;
+
+/**
+ * inotify (fs.watch) on uwsgi-enabled/ (vassals enabled, disabled, touched), apps/ (apps added or
+ * removed) and each app's venv/ (LIVE_ENV rewritten by a deploy): `changed` is called once things
+ * settle. The app folders are watched again when the apps change.
+ */
+function watchForChanges(hop3Root: string, changed: () => void, logger: Logger): { close(): void } {
+  const watchers = new Map<string, FSWatcher>();
+  let pending: NodeJS.Timeout | undefined;
+  let lastRun = 0;
+  const notify = (): void => {
+    if (pending) return;
+    pending = setTimeout(() => {
+      pending = undefined;
+      lastRun = Date.now();
+      changed();
+      void rearm();
+    }, Math.max(100, lastRun + CHANGE_SETTLE_MS - Date.now()));
+    pending.unref();
+  };
+  // Only names that say something: hidden files (the directory checks' own write probes among
+  // them) change nothing, and in venv/ only LIVE_ENV does.
+  const matters = (dir: string, name: string | null): boolean => {
+    if (name === null) return true;
+    if (name.startsWith(".")) return false;
+    if (path.basename(dir) === "venv") return name === "LIVE_ENV";
+    if (path.basename(dir) === "uwsgi-enabled") return name.endsWith(".ini");
+    return true;
+  };
+  const watchDir = (dir: string): void => {
+    if (watchers.has(dir)) return;
+    try {
+      const watcher = watch(dir, { persistent: false }, (_event, name) => {
+        if (matters(dir, name)) notify();
+      });
+      watcher.on("error", () => {
+        watcher.close();
+        watchers.delete(dir);
+      });
+      watchers.set(dir, watcher);
+    } catch (error) {
+      // Missing (no such app folder yet), or out of inotify watches: the periodic scan still sees it.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") logger.debug(`cannot watch ${dir} for changes (${code ?? String(error)}): seen at the next full scan`);
+    }
+  };
+  const rearm = async (): Promise<void> => {
+    const apps = await listApps(hop3Root).catch(() => []);
+    const wanted = new Set([path.join(hop3Root, "uwsgi-enabled"), path.join(hop3Root, "apps"), ...apps.map((app) => path.join(hop3Root, "apps", app, "venv"))]);
+    for (const [dir, watcher] of watchers) {
+      if (wanted.has(dir)) continue;
+      watcher.close();
+      watchers.delete(dir);
+    }
+    for (const dir of wanted) watchDir(dir);
+  };
+  void rearm();
+  return {
+    close() {
+      clearTimeout(pending);
+      for (const watcher of watchers.values()) watcher.close();
+      watchers.clear();
     },
   };
 }

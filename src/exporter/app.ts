@@ -1,7 +1,7 @@
-// The HTTP face of the exporter: /metrics, /status, the health and readiness endpoints, the
-// event log and the status page, all reading the state of the last finished cycle.
+// The HTTP face of the exporter that reads: /metrics, /status, the health and readiness
+// endpoints, the event log and the status page, all from the state of the last finished cycle.
 
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { Router, type Request, type Response } from "express";
 import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { gzip } from "node:zlib";
@@ -9,11 +9,10 @@ import type { EventLog } from "../engine/events.js";
 import type { HealthState } from "../engine/state.js";
 import { pageOptions, renderHtml } from "../report/html.js";
 import { toJson } from "../report/json.js";
-import { buildReport, withHistory, type Report } from "../report/report.js";
+import { buildReport, withHistory, type Report, type ScheduledWindow } from "../report/report.js";
 import { renderText } from "../report/text.js";
-import type { BasicAuth } from "./auth.js";
+import { route, send, sendJson, sendText, urlOf } from "./http.js";
 import type { Metrics } from "./metrics.js";
-import { createRouter, send, sendJson, sendText, type Router } from "./router.js";
 
 export interface AppOptions {
   state: HealthState;
@@ -21,9 +20,10 @@ export interface AppOptions {
   events: EventLog;
   /** The interval and the default per-check timeout now (a reload may change them): how late a cycle may be before /-/ready says 503. */
   timing(): { intervalSeconds: number; timeoutSeconds: number };
-  auth: BasicAuth | null;
   /** The maintenance windows open now, by check. */
   maintenance(): ReadonlyMap<string, { until: string; reason: string }>;
+  /** The recurring maintenance windows, with their next start. */
+  scheduled(): ScheduledWindow[];
 }
 
 const gzipped = promisify(gzip);
@@ -40,31 +40,20 @@ export function acceptsGzip(header: string | undefined): boolean {
 }
 
 /** A text answer, gzip-compressed when the client takes it. */
-async function sendCompressible(req: IncomingMessage, res: ServerResponse, contentType: string, text: string, headers: Record<string, string> = {}): Promise<void> {
+async function sendCompressible(req: Request, res: Response, contentType: string, text: string, headers: Record<string, string> = {}): Promise<void> {
   if (acceptsGzip(req.headers["accept-encoding"])) send(res, 200, contentType, await gzipped(text), { ...headers, "content-encoding": "gzip", vary: "Accept-Encoding" });
   else send(res, 200, contentType, text, { ...headers, vary: "Accept-Encoding" });
 }
 
-const NOT_FOUND = "Not found. Try /, /metrics, /status, /-/healthy, /-/ready, /api/v1/events, POST /api/v1/probes or POST /-/reload.\n";
+export const NOT_FOUND = "Not found. Try /, /metrics, /status, /-/healthy, /-/ready, /api/v1/events, POST /api/v1/probes or POST /-/reload.\n";
 
-export function createApp(options: AppOptions): Router {
-  const { state, metrics, events, auth } = options;
-  const app = createRouter({
-    notFound: NOT_FOUND,
-    ...(auth
-      ? {
-          before: async (req, res) => {
-            if (await auth.check(req.headers.authorization)) return true;
-            send(res, 401, "text/plain; charset=utf-8", "Unauthorized\n", { "www-authenticate": 'Basic realm="hop3-health", charset="UTF-8"' });
-            return false;
-          },
-        }
-      : {}),
-  });
+export function reportRouter(options: AppOptions): Router {
+  const { state, metrics, events } = options;
+  const app = Router();
 
   const report = (): Report | null => {
     const cycle = state.currentCycle();
-    return cycle && state.identity ? buildReport(state.identity, cycle, options.maintenance()) : null;
+    return cycle && state.identity ? buildReport(state.identity, cycle, options.maintenance(), options.scheduled()) : null;
   };
   // With each check's history from the event log: the JSON report and the page show it.
   const reportWithHistory = (): Report | null => {
@@ -72,12 +61,13 @@ export function createApp(options: AppOptions): Router {
     return current && withHistory(current, events.recent());
   };
 
-  app.get("/metrics", async (req, res) => {
+  route(app, "/metrics", { get: async (req, res) => {
     // Compressed when asked, as Prometheus asks: a fleet's scrapes cost a quarter of the bytes.
     await sendCompressible(req, res, metrics.contentType, await metrics.render());
-  });
+  } });
 
-  app.get("/status", async (req, res, url) => {
+  route(app, "/status", { get: async (req, res) => {
+    const url = urlOf(req);
     const text = url.searchParams.get("format") === "text";
     const current = text ? report() : reportWithHistory();
     if (!current) {
@@ -87,10 +77,10 @@ export function createApp(options: AppOptions): Router {
     }
     if (text) sendText(res, 200, renderText(current, { colour: false }));
     else await sendCompressible(req, res, "application/json; charset=utf-8", JSON.stringify(toJson(current)));
-  });
+  } });
 
-  app.get("/-/healthy", (_req, res) => sendText(res, 200, "OK\n"));
-  app.get("/-/ready", (_req, res) => {
+  route(app, "/-/healthy", { get: (_req, res) => sendText(res, 200, "OK\n") });
+  route(app, "/-/ready", { get: (_req, res) => {
     if (!state.lastCycle) {
       sendText(res, 503, "Not ready: the first check cycle has not finished yet.\n");
       return;
@@ -101,9 +91,10 @@ export function createApp(options: AppOptions): Router {
     const limit = 3 * intervalSeconds + timeoutSeconds;
     if (age > limit) sendText(res, 503, `Not ready: no check cycle has finished for ${Math.round(age)}s (cycles stopped?).\n`);
     else sendText(res, 200, "OK\n");
-  });
+  } });
 
-  app.get("/api/v1/events", async (_req, res, url) => {
+  route(app, "/api/v1/events", { get: async (req, res) => {
+    const url = urlOf(req);
     const query = url.searchParams;
     const once = (key: string): string | undefined => query.get(key) ?? undefined;
     if (query.getAll("check").length > 1 || query.getAll("kind").length > 1 || query.getAll("since").length > 1) {
@@ -126,9 +117,10 @@ export function createApp(options: AppOptions): Router {
     const kind = once("kind");
     const found = await events.query({ ...(sinceDate ? { since: sinceDate } : {}), ...(check ? { check } : {}), ...(kind ? { kind } : {}), limit: max });
     sendJson(res, 200, { events: found });
-  });
+  } });
 
-  app.get("/", async (req, res, url) => {
+  route(app, "/", { get: async (req, res) => {
+    const url = urlOf(req);
     const started = performance.now();
     const view = pageOptions(url.searchParams, options.timing().intervalSeconds);
     if (typeof view === "string") {
@@ -138,6 +130,6 @@ export function createApp(options: AppOptions): Router {
     const html = renderHtml(reportWithHistory(), view);
     // What the page cost to make, for the browser's developer tools and bench/status-page.ts.
     await sendCompressible(req, res, "text/html; charset=utf-8", html, { "server-timing": `render;dur=${(performance.now() - started).toFixed(2)}` });
-  });
+  } });
   return app;
 }

@@ -2,7 +2,8 @@
 // endpoint, and a small cache of verified credentials so scrapes do not each pay for bcrypt.
 
 import { createHash } from "node:crypto";
-import { optimisingCompilerNeeded } from "./lean-v8.js";
+import type { RequestHandler } from "express";
+import { send } from "./http.js";
 
 export interface BasicAuth {
   check(header: string | undefined): Promise<boolean>;
@@ -19,8 +20,6 @@ const COMPARES_PER_SECOND = 4;
 
 export function createBasicAuth(users: Record<string, string>): BasicAuth | null {
   if (Object.keys(users).length === 0) return null;
-  // bcrypt is CPU work in JavaScript, which the lean V8 of `serve` would only interpret.
-  optimisingCompilerNeeded();
   // A Map: "__proto__" or "constructor" is then a user like any other (unknown), not a 500.
   const hashes = new Map(Object.entries(users));
   const verified = new Map<string, boolean>();
@@ -57,6 +56,17 @@ export function createBasicAuth(users: Record<string, string>): BasicAuth | null
       verified.set(key, ok);
       return ok;
     },
+  };
+}
+
+/** Every request past basic auth, or 401 with the challenge. */
+export function requireBasicAuth(auth: BasicAuth): RequestHandler {
+  return async (req, res, next) => {
+    if (await auth.check(req.headers.authorization)) {
+      next();
+      return;
+    }
+    send(res, 401, "text/plain; charset=utf-8", "Unauthorized\n", { "www-authenticate": 'Basic realm="hop3-health", charset="UTF-8"' });
   };
 }
 

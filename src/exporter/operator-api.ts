@@ -2,13 +2,13 @@
 // (/api/v1/heartbeats/<id>), maintenance windows (/api/v1/maintenance) and reloads (/-/reload).
 // Each is taken from this host only, unless basic auth is on (then from whoever passed it).
 
-import type { IncomingMessage, ServerResponse } from "node:http";
 import net from "node:net";
+import { Router, type Request, type Response } from "express";
 import * as z from "#zod";
 import type { Engine } from "../engine/engine.js";
 import { MAX_WINDOW_SECONDS } from "../engine/maintenance.js";
 import { didYouMean } from "../lib/suggest.js";
-import { readJson, sendJson, type Router } from "./router.js";
+import { jsonBody, route, sendJson, urlOf } from "./http.js";
 
 export interface OperatorApiOptions {
   /** The engine in use now (a reload replaces it). */
@@ -28,7 +28,7 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /** Whether the request may act: from this host, or past basic auth. Answers 403 when not. */
-export function mayAct(req: IncomingMessage, res: ServerResponse, authenticated: boolean, what: string): boolean {
+export function mayAct(req: Request, res: Response, authenticated: boolean, what: string): boolean {
   if (authenticated || isLoopback(req.socket.remoteAddress)) return true;
   sendJson(res, 403, { error: `${what} may only be requested from this host (or turn basic auth on)` });
   return false;
@@ -43,15 +43,17 @@ const maintenanceBody = z
   })
   .check(z.refine((b) => (b.end === true) !== (b.for_seconds !== undefined), { error: 'give for_seconds to open a window, or "end": true to end one' }));
 
-export function mountOperatorApi(app: Router, options: OperatorApiOptions): void {
+export function operatorRouter(options: OperatorApiOptions): Router {
   const { authenticated } = options;
+  const app = Router();
 
   // A job reports in: POST (or, for curl in a crontab, GET) /api/v1/heartbeats/<id>, with
   // ?status=fail&message=... for a failure. Only configured ids.
-  const beat = (req: IncomingMessage, res: ServerResponse, url: URL): void => {
+  const beat = (req: Request, res: Response): void => {
     if (!mayAct(req, res, authenticated, "heartbeats")) return;
     const engine = options.engine();
-    const id = decodeURIComponent(url.pathname.slice("/api/v1/heartbeats/".length));
+    const url = urlOf(req);
+    const id = String(req.params.id);
     const configured = Object.keys(engine.config.heartbeats);
     if (!configured.includes(id)) {
       sendJson(res, 404, { error: `no heartbeat ${JSON.stringify(id)} is configured${configured.length > 0 ? ` (configured: ${configured.join(", ")})` : " ([heartbeats.<id>] in the config)"}` });
@@ -68,15 +70,13 @@ export function mountOperatorApi(app: Router, options: OperatorApiOptions): void
     // Seen at once, not at the next cycle.
     void options.recheck("heartbeats", new Set([`heartbeat:${id}`]));
   };
-  app.post("/api/v1/heartbeats/*", beat);
-  app.get("/api/v1/heartbeats/*", beat);
+  route(app, "/api/v1/heartbeats/:id", { get: beat, post: beat });
 
   // Maintenance windows: GET lists the open ones; POST {"check", "for_seconds", "reason"} opens
   // one, {"check", "end": true} ends it.
-  app.get("/api/v1/maintenance", (_req, res) => sendJson(res, 200, { windows: [...options.engine().maintenanceNow().values()] }));
-  app.post("/api/v1/maintenance", async (req, res) => {
+  const openWindow = async (req: Request, res: Response): Promise<void> => {
     if (!mayAct(req, res, authenticated, "maintenance windows")) return;
-    const parsed = maintenanceBody.safeParse(await readJson(req, 16 * 1024));
+    const parsed = maintenanceBody.safeParse(req.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       sendJson(res, 400, { error: `${issue?.path.length ? `${issue.path.map(String).join(".")}: ` : ""}${issue?.message ?? "bad request"}` });
@@ -98,11 +98,18 @@ export function mountOperatorApi(app: Router, options: OperatorApiOptions): void
     const window = engine.maintenance.start(body.check, body.for_seconds!, body.reason ?? "");
     engine.logger.info({ check: body.check, until: window.until }, `maintenance of ${body.check} until ${window.until}${window.reason ? `: ${window.reason}` : ""}`);
     sendJson(res, 200, window);
+  };
+  route(app, "/api/v1/maintenance", {
+    get: (_req, res) => sendJson(res, 200, { windows: [...options.engine().maintenanceNow().values()], recurring: options.engine().recurring.view() }),
+    post: [...jsonBody(16 * 1024), openWindow],
   });
 
-  app.post("/-/reload", async (req, res) => {
-    if (!mayAct(req, res, authenticated, "reloads")) return;
-    const { ok, message } = await options.reload();
-    sendJson(res, ok ? 200 : 500, ok ? { status: "reloaded", message } : { error: message });
+  route(app, "/-/reload", {
+    post: async (req, res) => {
+      if (!mayAct(req, res, authenticated, "reloads")) return;
+      const { ok, message } = await options.reload();
+      sendJson(res, ok ? 200 : 500, ok ? { status: "reloaded", message } : { error: message });
+    },
   });
+  return app;
 }

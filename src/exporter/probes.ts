@@ -11,7 +11,8 @@ import { runProbe, type Verdict } from "../probe/probe.js";
 import { ProbeInputError, resolveProbeTarget, UnknownAppError } from "../probe/target.js";
 import type { Metrics } from "./metrics.js";
 import { mayAct } from "./operator-api.js";
-import { readJson, sendJson, type Router } from "./router.js";
+import { Router, type RequestHandler } from "express";
+import { jsonBody, route, sendJson } from "./http.js";
 
 const probeBody = z
   .strictObject({
@@ -65,20 +66,16 @@ export async function recordVerdict(verdict: Verdict, options: Pick<ProbeApiOpti
 /** Probes running at once; more are answered 429, so that no client can make the exporter poll without end. */
 const MAX_PROBES = 16;
 
-export function mountProbeApi(app: Router, options: ProbeApiOptions): void {
+export function probeRouter(options: ProbeApiOptions): Router {
   let running = 0;
-  app.post("/api/v1/probes", async (req, res) => {
+  const app = Router();
+  const probe: RequestHandler = async (req, res) => {
     if (!mayAct(req, res, options.authenticated, "deploy probes")) return;
     if (running >= MAX_PROBES) {
       sendJson(res, 429, { error: `${MAX_PROBES} probes are running already; try again when one has finished` }, { "retry-after": "5" });
       return;
     }
-    const sent = await readJson(req, 16 * 1024);
-    if (typeof sent !== "object" || sent === null) {
-      sendJson(res, 400, { error: "send a JSON object with Content-Type: application/json" });
-      return;
-    }
-    const parsed = probeBody.safeParse(sent);
+    const parsed = probeBody.safeParse(req.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue?.path.length ? `${issue.path.map(String).join(".")}: ` : "";
@@ -115,5 +112,7 @@ export function mountProbeApi(app: Router, options: ProbeApiOptions): void {
     } finally {
       running--;
     }
-  });
+  };
+  route(app, "/api/v1/probes", { post: [...jsonBody(16 * 1024), probe] });
+  return app;
 }

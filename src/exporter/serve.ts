@@ -11,15 +11,17 @@ import { buildReport, summaryText } from "../report/report.js";
 import { createEngine, eventsFileOf, type Engine } from "../engine/engine.js";
 import { EventLog, type HealthEvent } from "../engine/events.js";
 import { startAppWatch } from "../engine/reconcile.js";
+import { startSchedules } from "../engine/schedules.js";
 import { HealthState, type Transition } from "../engine/state.js";
 import { verifyBackingServices } from "../engine/verify.js";
 import { parseListen } from "../lib/net.js";
-import { createApp } from "./app.js";
-import { createBasicAuth } from "./auth.js";
+import express from "express";
+import { NOT_FOUND, reportRouter } from "./app.js";
+import { createBasicAuth, requireBasicAuth } from "./auth.js";
+import { finalHandlers } from "./http.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { mountOperatorApi } from "./operator-api.js";
-import { mountProbeApi, recordVerdict } from "./probes.js";
-import { heapKeeper } from "./lean-v8.js";
+import { operatorRouter } from "./operator-api.js";
+import { probeRouter, recordVerdict } from "./probes.js";
 import { systemdNotifier } from "./systemd.js";
 import { clientCertificateAccepted, readWebConfigFile, reloadTlsOnChange, serverTlsOptions, webSettingsOf } from "./web-config.js";
 
@@ -58,8 +60,6 @@ export interface ServeOptions {
   listenAddress?: string | undefined;
   /** Called as soon as the engine (and its logger) exists, before the exporter listens. */
   onEngine?: (engine: Engine) => void;
-  /** Called after each cycle (the `serve` command keeps the heap small with it). */
-  afterCycle?: () => void;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -217,6 +217,21 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     });
   let appWatch = watchApps();
 
+  // Recurring maintenance windows open and end, and scheduled jobs fall due, at the minute.
+  const schedule = (): { stop(): void } =>
+    startSchedules(
+      engine.config,
+      {
+        heartbeatDue: (id) => void recheck("heartbeats", new Set([`heartbeat:${id}`])),
+        maintenanceChanged: () => {
+          metrics.invalidate();
+          void events.append(maintenanceEvents());
+        },
+      },
+      engine.logger,
+    );
+  let schedules = schedule();
+
   /**
    * SIGHUP and POST /-/reload: the configuration and plugins read again, between cycles. The
    * state stays (severities, hysteresis, counters, the event log); a configuration that does not
@@ -242,6 +257,8 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       keepHeartbeats(engine);
       await appWatch.stop();
       appWatch = watchApps();
+      schedules.stop();
+      schedules = schedule();
       await appWatch.scan();
       metrics.reloaded(true, next.config.interval);
       outcome = { ok: true, message: `configuration reloaded from ${next.loaded.file ?? "the environment"}${kept.length > 0 ? `; ${kept.join(", ")} take effect at the next restart` : ""}` };
@@ -257,7 +274,6 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     if (running || shutdown.signal.aborted) return;
     running = exclusively(cycle).finally(() => {
       running = null;
-      options.afterCycle?.();
       if (!shutdown.signal.aborted) timer = setTimeout(startCycle, Math.max(0, nextDue - Date.now()));
     });
   };
@@ -279,6 +295,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       if (shutdown.signal.aborted) return true;
       notifier?.stopping();
       stopWatchingTls();
+      schedules.stop();
       clearTimeout(timer);
       shutdown.abort();
       // Checks are aborted; a read stuck in the thread pool (a FIFO a plugin opened) is not waited out.
@@ -294,27 +311,38 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     },
   };
 
-  const app = createApp({
-    state,
-    metrics,
-    events,
-    timing: () => ({ intervalSeconds: engine.config.interval, timeoutSeconds: engine.config.timeout }),
-    maintenance: () => engine.maintenanceNow(),
-    auth,
-  });
-  mountProbeApi(app, { engine: () => engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal });
-  mountOperatorApi(app, { engine: () => engine, authenticated: auth !== null, recheck, reload });
+  const app = express();
+  // No framework banner, no ETag computed over every scrape, and the query parsed as plain strings.
+  app.disable("x-powered-by");
+  app.set("etag", false);
+  app.set("query parser", "simple");
+  const headers = Object.entries(web.headers);
+  if (headers.length > 0) {
+    app.use((_req, res, next) => {
+      for (const [name, value] of headers) res.setHeader(name, value);
+      next();
+    });
+  }
+  if (auth) app.use(requireBasicAuth(auth));
+  app.use(
+    reportRouter({
+      state,
+      metrics,
+      events,
+      timing: () => ({ intervalSeconds: engine.config.interval, timeoutSeconds: engine.config.timeout }),
+      maintenance: () => engine.maintenanceNow(),
+      scheduled: () => engine.recurring.view(),
+    }),
+  );
+  app.use(probeRouter({ engine: () => engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal }));
+  app.use(operatorRouter({ engine: () => engine, authenticated: auth !== null, recheck, reload }));
+  app.use(...finalHandlers(NOT_FOUND));
   // Bounded for clients that connect and say nothing, or too many at once: a connection that sends
   // no request in time is closed, and past max_connections the oldest idle one makes room for
   // the newcomer, so a flood neither takes the checks' file descriptors nor locks out a scrape.
   // A probe request lifts the idle timeout for itself.
   const limits = { headersTimeout: 10_000, requestTimeout: 30_000, keepAliveTimeout: 5_000, connectionsCheckingInterval: 1_000 };
-  const headers = Object.entries(web.headers);
-  const handle = headers.length === 0 ? app.handle : (req: http.IncomingMessage, res: http.ServerResponse) => {
-    for (const [name, value] of headers) res.setHeader(name, value);
-    app.handle(req, res);
-  };
-  const server = secure ? https.createServer({ ...secure, ...limits }, handle) : http.createServer(limits, handle);
+  const server = secure ? https.createServer({ ...secure, ...limits }, app) : http.createServer(limits, app);
   server.timeout = 30_000;
   if (secure) {
     // Client certificate rules beyond Node's two options (one given but not verified, say).
@@ -411,7 +439,6 @@ export async function serveUntilSignalled(options: ServeOptions): Promise<never>
     if (started.exporter && !stopping) void started.exporter.reload();
   });
   started.exporter = await startExporter({
-    afterCycle: heapKeeper(),
     ...options,
     onEngine: (engine) => {
       started.engine = engine;

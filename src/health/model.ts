@@ -1,7 +1,6 @@
 // The health model: what a check is, what it returns, and how severities order.
 // No I/O here; everything else in hop3-health is built on these types.
 
-import type { HeartbeatStore } from "../engine/heartbeats.js";
 import type { Logger } from "../lib/logger.js";
 import type { z } from "#zod-classic";
 
@@ -140,10 +139,33 @@ export interface PluginContext {
    * at once, and a server is not met by a herd. Waiting ends when `signal` aborts.
    */
   withServer<T>(server: string, work: () => Promise<T>, signal?: AbortSignal): Promise<T>;
-  /** `[heartbeats.<id>]` of the config: seconds between beats, and the grace after one is due. */
-  heartbeats: Record<string, { every: number; grace?: number | undefined }>;
+  /** `[heartbeats.<id>]` of the config: seconds between beats, or a cron schedule in a time zone; the grace after one is due. */
+  heartbeats: Record<string, HeartbeatSetting>;
   /** The jobs' last beats, when each was first watched, and why they cannot be read, if so. */
-  beats: Pick<HeartbeatStore, "last" | "watchedSince" | "problem">;
+  beats: Beats;
+}
+
+export interface HeartbeatSetting {
+  every?: number | undefined;
+  schedule?: string | undefined;
+  tz?: string | undefined;
+  grace?: number | undefined;
+}
+
+/** A job's report: when, whether it went well, and what it said. */
+export interface Beat {
+  at: string;
+  ok: boolean;
+  message?: string;
+}
+
+export interface Beats {
+  last(id: string): Beat | undefined;
+  watchedSince(id: string): Date;
+  /** A scheduled job's next run, by which (plus grace) a beat must come: the first run after its last beat, or after it was first watched. */
+  dueBy(id: string): Date | undefined;
+  /** Why the beats cannot be read, if so. */
+  readonly problem: string | undefined;
 }
 
 /** hop3-health's own settings for an app, from `[apps.<name>]` of its config. */

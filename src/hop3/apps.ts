@@ -7,7 +7,7 @@ import { lstat, readdir } from "node:fs/promises";
 import path from "node:path";
 import { appOfVassalFile, emperorView, type EmperorView, type VassalGroup } from "./emperor.js";
 import { liveEnvPath, readAppListen, type AppListen } from "./liveenv.js";
-import { appsOfProcess, processTable, seesOtherUsersProcesses } from "./processes.js";
+import { appsOfProcess, processTable, processTree, seesOtherUsersProcesses } from "./processes.js";
 import { listenerHolder, socketInodes } from "./sockets.js";
 
 /** The worker kinds that answer HTTP (Hop3's `web_workers`). */
@@ -32,7 +32,32 @@ export function appDirectory(hop3Root: string, app: string): string {
 }
 
 /** The apps under HOP3_ROOT/apps, by name; none when the folder is missing. */
-export async function listApps(hop3Root: string): Promise<string[]> {
+/**
+ * Readings of uwsgi-enabled/ and apps/ shared by the checks of one moment (a cycle's app checks,
+ * which run together) for at most SHARED_READING_MS; a scan after a change starts afresh.
+ */
+const SHARED_READING_MS = 500;
+const shared = new Map<string, { at: number; value: Promise<unknown> }>();
+
+function sharedReading<T>(key: string, read: () => Promise<T>): Promise<T> {
+  const now = Date.now();
+  const found = shared.get(key);
+  if (found && now - found.at < SHARED_READING_MS) return found.value as Promise<T>;
+  if (shared.size > 64) shared.clear();
+  const value = read();
+  shared.set(key, { at: now, value });
+  return value;
+}
+
+export function forgetSharedReadings(): void {
+  shared.clear();
+}
+
+export function listApps(hop3Root: string): Promise<string[]> {
+  return sharedReading(`apps\0${hop3Root}`, () => readAppNames(hop3Root));
+}
+
+async function readAppNames(hop3Root: string): Promise<string[]> {
   try {
     const entries = await readdir(appsDirectory(hop3Root), { withFileTypes: true });
     return entries.filter((e) => e.isDirectory() && isAppName(e.name)).map((e) => e.name).sort();
@@ -54,7 +79,11 @@ const VASSAL_TAIL = /^(.+)\.(\d+)\.ini$/;
  * The enabled vassals of each app. A file `<app>_<kind>.<n>.ini` goes to the longest app name it
  * starts with, so `a_b_web.1.ini` is app `a_b`'s, not `a`'s (Hop3's own `<app>*.ini` glob mixes them).
  */
-export async function enabledVassals(hop3Root: string, apps: readonly string[]): Promise<Map<string, Vassal[]>> {
+export function enabledVassals(hop3Root: string, apps: readonly string[]): Promise<ReadonlyMap<string, readonly Vassal[]>> {
+  return sharedReading(`vassals\0${hop3Root}\0${apps.join("\0")}`, () => readEnabledVassals(hop3Root, apps));
+}
+
+async function readEnabledVassals(hop3Root: string, apps: readonly string[]): Promise<Map<string, Vassal[]>> {
   const byApp = new Map<string, Vassal[]>(apps.map((app) => [app, []]));
   const dir = path.join(hop3Root, "uwsgi-enabled");
   let names: string[];
@@ -104,7 +133,7 @@ export interface AppRuntime {
   hop3Root: string;
   dir: string;
   /** The enabled vassals: the app is meant to run while there is one. */
-  vassals: Vassal[];
+  vassals: readonly Vassal[];
   evidence: Evidence;
   /** Its vassal masters under the Emperor (evidence "emperor" only). */
   groups: VassalGroup[];
@@ -158,23 +187,33 @@ export interface Attribution {
  * a process says of itself counts for nothing), else by the hints Hop3's own reaper uses.
  */
 export function attributeProcesses(hop3Root: string, apps: readonly string[]): Promise<Attribution> {
-  // Shared by every app asking about the same reading of the process table (checks run side by side).
-  const table = processTable();
-  const key = `${hop3Root}\0${apps.join("\0")}`;
-  if (attributed?.table !== table || attributed.key !== key) attributed = { table, key, result: attribute(hop3Root, apps, table) };
-  return attributed.result;
+  // Shared by every app asking about the same moment (checks run side by side).
+  return sharedReading(`attribution\0${hop3Root}\0${apps.join("\0")}`, () => attribute(hop3Root, apps));
 }
 
-let attributed: { table: Promise<unknown>; key: string; result: Promise<Attribution> } | undefined;
+/**
+ * The Emperor found by the last reading of the whole process table, per HOP3_ROOT: while it lives
+ * (same pid, same start), its tree alone is read. The whole table is read again every
+ * WHOLE_TABLE_MS, and whenever the Emperor is gone.
+ */
+const knownEmperors = new Map<string, { pid: number; start: number; tableReadAt: number }>();
+const WHOLE_TABLE_MS = 5 * 60_000;
 
-async function attribute(hop3Root: string, apps: readonly string[], table: ReturnType<typeof processTable>): Promise<Attribution> {
-  const processes = await table;
+async function attribute(hop3Root: string, apps: readonly string[]): Promise<Attribution> {
+  const known = knownEmperors.get(hop3Root);
+  const tree = known && Date.now() - known.tableReadAt < WHOLE_TABLE_MS ? await processTree(known.pid, known.start) : undefined;
+  const processes = tree ?? (await processTable());
   const pidsOf = new Map<string, number[]>();
   const emperor = await emperorView(hop3Root, apps, processes);
   if (emperor) {
+    const first = processes.find((p) => p.pid === emperor.emperors[0]);
+    if (!tree && first) knownEmperors.set(hop3Root, { pid: first.pid, start: first.startTicks, tableReadAt: Date.now() });
     for (const [pid, app] of emperor.owner) pidsOf.set(app, [...(pidsOf.get(app) ?? []), pid]);
     return { evidence: "emperor", emperor, pidsOf, owners: emperor.owner };
   }
+  knownEmperors.delete(hop3Root);
+  // The Emperor known no longer watches this root: the whole table says what there is now.
+  if (tree) return attribute(hop3Root, apps);
   const wanted = new Set(apps);
   const owners = new Map<number, string>();
   for (const info of processes) {

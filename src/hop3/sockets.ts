@@ -4,6 +4,7 @@
 
 import { readdir, readFile, readlink } from "node:fs/promises";
 import net from "node:net";
+import { processAlive } from "./processes.js";
 
 const LISTEN = "0A";
 
@@ -131,9 +132,23 @@ export async function listenerHolder(host: string, port: number, candidates: rea
   if (known === null) return "unknown";
   const inodes = new Set(listenersOf(known, host, port).map((l) => l.inode).filter((i) => i !== 0));
   if (inodes.size === 0) return "none";
+  // A listening socket's holder, once found, stays known while the socket and that process live:
+  // its descriptors are not read again at every check.
+  for (const inode of inodes) {
+    const pid = holders.get(inode);
+    if (pid !== undefined && candidates.includes(pid) && processAlive(pid)) return { pid };
+  }
   for (const pid of candidates) {
     const held = await socketInodes(pid);
-    if (held && [...inodes].some((i) => held.has(i))) return { pid };
+    const inode = held && [...inodes].find((i) => held.has(i));
+    if (inode !== undefined && inode !== null) {
+      if (holders.size > 10_000) holders.clear();
+      holders.set(inode, pid);
+      return { pid };
+    }
   }
   return "unknown";
 }
+
+/** Listening sockets' inodes and the process found holding each. */
+const holders = new Map<number, number>();

@@ -5,7 +5,7 @@ import type { Severity } from "../health/model.js";
 import type { Cause } from "../health/outcome.js";
 import { isReason, type Reason } from "../health/reasons.js";
 import type { CheckHistory } from "./history.js";
-import type { Report } from "./report.js";
+import type { Report, ScheduledWindow } from "./report.js";
 
 export interface JsonReport {
   identity: Report["identity"];
@@ -33,6 +33,8 @@ export interface JsonReport {
       state?: string;
     }>;
   }>;
+  /** The recurring maintenance windows, with their next start (only when some are configured). */
+  scheduled_maintenance?: ScheduledWindow[];
   generated_at: string;
 }
 
@@ -58,6 +60,7 @@ export function toJson(report: Report): JsonReport {
         ...(item.check.startsWith("app:") && typeof item.details.state === "string" ? { state: item.details.state } : {}),
       })),
     })),
+    ...(report.scheduled ? { scheduled_maintenance: report.scheduled } : {}),
     generated_at: report.generatedAt.toISOString(),
   };
 }
@@ -70,6 +73,7 @@ export function fromJson(body: JsonReport): Report {
     overall: body.overall,
     counts: body.summary,
     generatedAt,
+    ...(Array.isArray(body.scheduled_maintenance) ? { scheduled: body.scheduled_maintenance } : {}),
     sections: body.sections.map((section) => ({
       title: section.title,
       items: section.items.map((item) => ({

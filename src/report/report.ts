@@ -17,9 +17,25 @@ export interface Report {
   sections: ReportSection[];
   counts: Record<Severity, number>;
   generatedAt: Date;
+  /** The recurring maintenance windows ([maintenance.<id>]), with their next start. */
+  scheduled?: ScheduledWindow[];
 }
 
-export function buildReport(identity: Identity, cycle: Cycle, maintenance: ReadonlyMap<string, { until: string; reason: string }> = new Map()): Report {
+export interface ScheduledWindow {
+  id: string;
+  tz: string;
+  duration_seconds: number;
+  checks: string[];
+  next: string | null;
+  open?: { started: string; until: string };
+}
+
+export function buildReport(
+  identity: Identity,
+  cycle: Cycle,
+  maintenance: ReadonlyMap<string, { until: string; reason: string }> = new Map(),
+  scheduled: ScheduledWindow[] = [],
+): Report {
   // Root cause: a check (an app) that publishes hop3_app_dependency{check} and is not ok while that
   // check is not ok either is shown with it as its cause, so the operator mends the database first.
   const byId = new Map(cycle.outcomes.map((o) => [o.check, o]));
@@ -54,6 +70,7 @@ export function buildReport(identity: Identity, cycle: Cycle, maintenance: Reado
     sections,
     counts,
     generatedAt: cycle.finishedAt,
+    ...(scheduled.length > 0 ? { scheduled } : {}),
   };
 }
 

@@ -2,7 +2,9 @@
 
 import type { Severity } from "../health/model.js";
 import type { CheckOutcome } from "../health/outcome.js";
-import { afterDetail, identityLine, summaryText, SYMBOLS, type Report } from "./report.js";
+import { localTime } from "../engine/calendar.js";
+import { formatDuration } from "../lib/duration.js";
+import { afterDetail, identityLine, summaryText, SYMBOLS, type Report, type ScheduledWindow } from "./report.js";
 
 const COLOURS: Record<Severity, string> = { ok: "\x1b[32m", warn: "\x1b[33m", fail: "\x1b[31m" };
 const BOLD = "\x1b[1m";
@@ -21,6 +23,7 @@ export function renderText(report: Report, options: { colour: boolean }): string
   }
   if (report.sections.length === 0) lines.push("", "No checks are configured on this server.");
   lines.push("", `Status: ${paint(report.overall, summaryText(report))}`);
+  for (const window of report.scheduled ?? []) lines.push(scheduledLine(window));
   return `${lines.join("\n")}\n`;
 }
 
@@ -75,4 +78,14 @@ function datum(label: string, value: number, unit: string, limits: Array<number 
   const number = (n: number | undefined): string => (n === undefined ? "" : String(Number(n.toFixed(6))));
   const quoted = `'${printable(label).replaceAll("'", "''")}'`;
   return `${quoted}=${number(value)}${unit};${limits.map(number).join(";")}`.replace(/;+$/, "");
+}
+
+/** "Maintenance weekly-db (app:*, postgresql): next Sun 2026-12-06 04:00 Europe/Paris for 1h", or "open until …". */
+function scheduledLine(window: ScheduledWindow): string {
+  const when = window.open
+    ? `open now, until ${localTime(new Date(window.open.until), window.tz)}`
+    : window.next === null
+      ? "no next run"
+      : `next ${localTime(new Date(window.next), window.tz)} for ${formatDuration(window.duration_seconds)}`;
+  return printable(`Maintenance ${window.id} (${window.checks.join(", ")}): ${when}`);
 }
