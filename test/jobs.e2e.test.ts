@@ -107,6 +107,6 @@ describe("maintenance windows", () => {
     expect((await post({ check: "disk-usage", for_seconds: 3, reason: "a blip" })).status).toBe(200);
     await eventually(async () => (await maintained(again)) === 1, 3000, "a three-second window");
     await eventually(async () => (await maintained(again)) === 0, 15_000, "the window ended by itself");
-    expect((await (await fetch(`${again.url}/api/v1/maintenance`)).json())).toEqual({ windows: [] });
+    expect((await (await fetch(`${again.url}/api/v1/maintenance`)).json())).toEqual({ windows: [], recurring: [] });
   });
 });

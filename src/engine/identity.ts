@@ -15,7 +15,7 @@ export interface IdentityOverrides {
 
 export async function gatherIdentity(hop3Root: string, overrides: IdentityOverrides = {}): Promise<Identity> {
   const uptimeSeconds = await readUptimeSeconds();
-  const detected = overrides.version === undefined ? await detectHop3Version(hop3Root) : undefined;
+  const detected = overrides.version === undefined ? await knownHop3Version(hop3Root) : undefined;
   return {
     hostname: overrides.hostname ?? os.hostname(),
     ip: overrides.ip ?? primaryIp(os.networkInterfaces()) ?? "unknown",
@@ -24,6 +24,18 @@ export async function gatherIdentity(hop3Root: string, overrides: IdentityOverri
     uptime: uptimeSeconds === null ? "unknown" : formatUptime(uptimeSeconds),
     uptime_seconds: uptimeSeconds,
   };
+}
+
+/** The version looked up at most once a minute: it changes with an upgrade, and `serve` asks every cycle. */
+const VERSION_MAX_AGE_MS = 60_000;
+const versions = new Map<string, { at: number; found: ReturnType<typeof detectHop3Version> }>();
+
+function knownHop3Version(hop3Root: string): ReturnType<typeof detectHop3Version> {
+  const known = versions.get(hop3Root);
+  if (known && Date.now() - known.at < VERSION_MAX_AGE_MS) return known.found;
+  const found = detectHop3Version(hop3Root);
+  versions.set(hop3Root, { at: Date.now(), found });
+  return found;
 }
 
 /** The first non-loopback IPv4 address, else the first global IPv6 one. */

@@ -1,0 +1,135 @@
+// The design card's stack where it is the right tool: express answers every endpoint of `serve`
+// (404, 405, body limits, errors as JSON), pino writes the log (redaction by field name and by
+// value), and neither is loaded by `status` or `--help`. And the app watch between cycles, driven
+// by the kernel: inotify sees a vassal go or a LIVE_ENV rewritten even when the periodic scan is
+// a minute away.
+
+import { writeFileSync } from "node:fs";
+import { rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createEngine } from "../src/engine/engine.js";
+import { CLI, makeHop3Root, tempDir } from "./helpers/cli.js";
+import { eventually, startExporter, type RunningExporter } from "./helpers/exporter.js";
+import { makeHop3Layout, startAppProcess, type AppProcess } from "./helpers/hop3-layout.js";
+
+let exporter: RunningExporter | undefined;
+const processes: AppProcess[] = [];
+afterEach(async () => {
+  await exporter?.stop("SIGKILL");
+  exporter = undefined;
+});
+afterAll(async () => {
+  await Promise.all(processes.splice(0).map((p) => p.stop()));
+});
+
+/** The packages a command loaded (CommonJS ones, as express, pino and node-cron are), written out when it exits. */
+async function packagesLoaded(args: string[], env: Record<string, string> = {}, stopAfterMs?: number): Promise<string[]> {
+  const dir = tempDir("hop3-loaded-");
+  const preload = path.join(dir, "preload.cjs");
+  const out = path.join(dir, "loaded.json");
+  writeFileSync(
+    preload,
+    `process.on("exit", () => require("fs").writeFileSync(${JSON.stringify(out)}, JSON.stringify([...new Set(Object.keys(require.cache).map((k) => /node_modules\\/((?:@[^/]+\\/)?[^/]+)\\//.exec(k)?.[1]).filter(Boolean))])));\n`,
+  );
+  const { spawn } = await import("node:child_process");
+  const child = spawn(process.execPath, ["--require", preload, CLI, ...args], { env: { PATH: process.env.PATH ?? "", ...env }, stdio: "ignore" });
+  if (stopAfterMs !== undefined) setTimeout(() => child.kill("SIGTERM"), stopAfterMs);
+  await new Promise((resolve) => child.once("exit", resolve));
+  const { readFileSync } = await import("node:fs");
+  return JSON.parse(readFileSync(out, "utf8")) as string[];
+}
+
+describe("the stack", () => {
+  it("serve loads express and pino; status and --help load neither", async () => {
+    const { configFile, writeConfig } = await makeHop3Root();
+    await writeConfig(`listen = "127.0.0.1:0"\n`);
+    const served = await packagesLoaded(["--config", configFile, "serve"], {}, 3000);
+    expect(served).toEqual(expect.arrayContaining(["express", "pino"]));
+    const status = await packagesLoaded(["--config", configFile, "status"]);
+    expect(status).not.toContain("express");
+    expect(status).not.toContain("pino");
+    const help = await packagesLoaded(["--help"]);
+    expect(help).toEqual([]);
+  });
+
+  it("pino's log: the keys of before, a field named like a secret censored, a configured secret masked wherever it is", async () => {
+    const { configFile } = await makeHop3Root('[checks.redis]\nurl = "redis://:Hunter2-redis@127.0.0.1:1"\n');
+    const stream = new PassThrough();
+    const chunks: string[] = [];
+    stream.on("data", (chunk: Buffer) => chunks.push(chunk.toString()));
+    const engine = await createEngine({ file: configFile, env: {}, logLevel: "debug", logStream: stream });
+    engine.logger.info({ app: "blog", password: "plain-field-value", headers: { authorization: "Basic Zm9vOmJhcg==" } }, "connecting with Hunter2-redis");
+    engine.logger.child({ check: "redis" }).warn({ error: new Error("connection refused") }, "redis is down");
+    engine.logger.debug("debug line");
+    engine.logger.trace("not written at debug");
+    const lines = chunks
+      .join("")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toHaveLength(3);
+    expect(Object.keys(lines[0]!)).toEqual(["level", "time", "name", "app", "password", "headers", "msg"]);
+    expect(lines[0]).toMatchObject({ level: "info", name: "hop3-health", app: "blog", password: "***", headers: { authorization: "***" }, msg: "connecting with ***" });
+    expect(lines[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    expect(lines[1]).toMatchObject({ level: "warn", check: "redis", error: { type: "Error", message: "connection refused" }, msg: "redis is down" });
+    expect(lines[2]).toMatchObject({ level: "debug", msg: "debug line" });
+    expect(chunks.join("")).not.toMatch(/Hunter2|plain-field-value|Zm9vOmJhcg/);
+  });
+
+  it("express answers what it cannot route or read: 404, 405 with Allow, and JSON errors for bodies and paths", async () => {
+    exporter = await startExporter({ config: '[heartbeats.job]\nevery = "1h"\n' });
+    const e = exporter;
+    const notFound = await fetch(`${e.url}/nope`);
+    expect(notFound.status).toBe(404);
+    expect(await notFound.text()).toMatch(/^Not found\. Try \/, \/metrics, \/status/);
+    const wrong = await fetch(`${e.url}/metrics`, { method: "POST" });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get("allow")).toBe("GET, HEAD");
+    const post = (body: string, type = "application/json"): Promise<Response> => fetch(`${e.url}/api/v1/maintenance`, { method: "POST", headers: { "content-type": type }, body });
+    const plain = await post('{"check":"hop3-root","for_seconds":60}', "text/plain");
+    expect(plain.status).toBe(400);
+    expect(await plain.json()).toEqual({ error: "send a JSON object with Content-Type: application/json" });
+    const broken = await post('{"check":');
+    expect(broken.status).toBe(400);
+    expect(((await broken.json()) as { error: string }).error).toMatch(/^the body is not JSON: /);
+    const large = await post(JSON.stringify({ check: "hop3-root", reason: "x".repeat(20_000) }));
+    expect(large.status).toBe(413);
+    expect(await large.json()).toEqual({ error: "the body is larger than 16384 bytes" });
+    const array = await post("[1,2]");
+    expect(array.status).toBe(400);
+    const badEscape = await fetch(`${e.url}/api/v1/heartbeats/%E0%A4%A`, { method: "POST" });
+    expect(badEscape.status).toBe(400);
+    expect(((await badEscape.json()) as { error: string }).error).toMatch(/decode/i);
+    // Still serving, and no framework banner.
+    const metrics = await fetch(`${e.url}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get("x-powered-by")).toBeNull();
+    expect(metrics.headers.get("etag")).toBeNull();
+  });
+});
+
+describe("the app watch between cycles", () => {
+  it("sees a vassal disabled and a LIVE_ENV rewritten at once through inotify, with the periodic scan a minute away", async () => {
+    const layout = await makeHop3Layout([{ name: "st-inotify", manifest: '[healthcheck]\npath = "/health"\n[run]\nstart-timeout = 10\n', workers: { wsgi: 1 } }]);
+    processes.push(await startAppProcess(layout, "st-inotify", "wsgi", "healthy"));
+    exporter = await startExporter({ root: layout.root, interval: 600, config: "app_scan_interval = 60\n" });
+    const e = exporter;
+    const stateEvents = async (): Promise<Array<Record<string, unknown>>> =>
+      ((await (await fetch(`${e.url}/api/v1/events?check=app:st-inotify`)).json()) as { events: Array<Record<string, unknown>> }).events;
+    await eventually(async () => (await fetch(`${e.url}/-/ready`)).status === 200, 20_000, "the first cycle");
+
+    // Hop3's deploy rewrites LIVE_ENV: a deploy probe starts within seconds.
+    const liveEnv = path.join(layout.root, "apps", "st-inotify", "venv", "LIVE_ENV");
+    const { readFile } = await import("node:fs/promises");
+    await writeFile(liveEnv, `${await readFile(liveEnv, "utf8")}DEPLOYED=1\n`);
+    await eventually(async () => (await stateEvents()).some((ev) => ev.kind === "probe" && ev.origin === "deploy"), 15_000, "the deploy probe's verdict");
+
+    // Hop3's stop removes the enabled vassal: stopped, within seconds.
+    const started = Date.now();
+    await rm(path.join(layout.root, "uwsgi-enabled", "st-inotify_wsgi.1.ini"));
+    await eventually(async () => (await stateEvents()).some((ev) => ev.kind === "app-state" && ev.state === "stopped"), 10_000, "the stop seen");
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 60_000);
+});
