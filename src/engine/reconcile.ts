@@ -314,8 +314,11 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
   };
 }
 
-/** A full scan at least this often, whatever else says (the check cycles look at every app too). */
-const FULL_SCAN_MS = 60_000;
+/**
+ * A full scan at least this often, whatever else says: a safety net for what no signal above
+ * reports (inotify out of watches, say). The check cycles look at every app in between.
+ */
+const FULL_SCAN_MS = 5 * 60_000;
 /** States that are looked at again at every tick: something is wrong, or about to change. */
 const UNSETTLED = new Set<Liveness["state"]>(["down", "crash_loop", "deploying"]);
 

@@ -168,6 +168,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   let nextDue = 0;
   const cycle = async (): Promise<void> => {
     const started = Date.now();
+    const cpu = process.cpuUsage();
     nextDue = started + engine.config.interval * 1000;
     try {
       const [result, identity] = await Promise.all([engine.runCycle(shutdown.signal), engine.identity()]);
@@ -181,7 +182,8 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
         else notifier.ready(status);
         readySent = true;
       }
-      engine.logger.debug({ seconds: (Date.now() - started) / 1000, checks: result.outcomes.length }, "check cycle finished");
+      const used = process.cpuUsage(cpu);
+      engine.logger.debug({ seconds: (Date.now() - started) / 1000, cpu_seconds: (used.user + used.system) / 1e6, checks: result.outcomes.length }, "check cycle finished");
     } catch (error) {
       engine.logger.error(`check cycle failed: ${errorMessage(error)}`);
     }
