@@ -193,7 +193,7 @@ describe("the npm package", () => {
       execFile("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: REPO, timeout: 60_000 }, (error, stdout) => (error ? reject(new Error(error.message)) : resolve(stdout))),
     );
     const files = (JSON.parse(packed) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
-    for (const wanted of ["LICENSE", "README.md", "dist/bin/hop3-health.js", "dist/vendor/zod.js", "docs/runbooks.md", "deploy/hop3-health.service", "alerts/hop3-health.rules.yml", "alerts/alertmanager.example.yml", "grafana/dashboards/hop3-health.json"]) {
+    for (const wanted of ["LICENSE", "README.md", "dist/bin/hop3-health.js", "dist/vendor/zod.js", "docs/runbooks.md", "docs/README.md", "docs/configuration.md", "deploy/hop3-health.service", "alerts/hop3-health.rules.yml", "alerts/alertmanager.example.yml", "grafana/dashboards/hop3-health.json"]) {
       expect(files, wanted).toContain(wanted);
     }
     expect(files.filter((f) => f.startsWith("dist/bench/") || f.startsWith("dist/src/") || f.startsWith("dist/checks/") || f.startsWith("test/") || f === "grafana/dashboard.ts" || f.endsWith(".map"))).toEqual([]);

@@ -59,6 +59,16 @@ describe("hop3.toml", () => {
     expect(problem('[run]\nstart-timeout = "soon"\n')).toBe('manifest invalid: /srv/app/hop3.toml: run.start-timeout: expected a number of seconds, got "soon"');
     expect(problem("[healthcheck\n")).toMatch(/^manifest invalid: \/srv\/app\/hop3.toml: not valid TOML at line 1, column \d+$/);
     expect(problem(`[healthcheck]\npath = "/${"x".repeat(5000)}"\n`)).toBe("manifest invalid: /srv/app/hop3.toml: healthcheck.path: 5001 characters, more than the 2048 hop3-health takes");
+    // A tenant's numbers are bounded: no window of 1e300 s (or 1e9: maintenance until 2058), no endless probes.
+    expect(problem("[run]\nstart-timeout = 1e300\n")).toBe("manifest invalid: /srv/app/hop3.toml: run.start-timeout: 1e+300 is out of range: expected 0 to 3600s");
+    expect(problem("[run]\nstart-timeout = 1e400\n")).toMatch(/^manifest invalid: \/srv\/app\/hop3.toml: run.start-timeout: /);
+    expect(problem('[run]\nstart-timeout = "1000000000"\n')).toBe("manifest invalid: /srv/app/hop3.toml: run.start-timeout: 1000000000 is out of range: expected 0 to 3600s");
+    expect(problem("[healthcheck]\ninterval = 100000000\n")).toBe("manifest invalid: /srv/app/hop3.toml: healthcheck.interval: 100000000 is out of range: expected 0 to 3600s");
+    expect(problem("[healthcheck]\nretries = 1000\n")).toBe("manifest invalid: /srv/app/hop3.toml: healthcheck.retries: 1000 is out of range: expected 0 to 100");
+    expect(problem("[healthcheck]\ntimeout = -5\n")).toBe("manifest invalid: /srv/app/hop3.toml: healthcheck.timeout: -5 is out of range: expected 0 to 600s");
+    expect(problem("[run]\nhealthcheck-timeout = 99999\n")).toBe("manifest invalid: /srv/app/hop3.toml: run.healthcheck-timeout: 99999 is out of range: expected 0 to 600s");
+    // What catalog apps write stays accepted.
+    expect(problem('[healthcheck]\npath = "/health"\ninterval = 30\ntimeout = 10\nretries = 3\n[run]\nstart-timeout = 120.5\nhealthcheck-timeout = 30\n')).toBe("accepted");
   });
 
   it("never blocks on a FIFO, never follows a link out of the app, and bounds the size", async () => {

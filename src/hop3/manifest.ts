@@ -89,6 +89,27 @@ function laxNumber(value: unknown, key: string, file: string): number | undefine
   throw new ManifestError(file, `${key}: expected a number of seconds, got ${describe(value)}`);
 }
 
+/**
+ * What hop3-health takes of an app's numbers. Hop3's schema bounds only their types; these caps
+ * keep one app's manifest from stretching its own window or probes without end (a start-timeout
+ * of 1e9 s would be maintenance until 2058), or from breaking the date arithmetic of the whole
+ * exporter. Outside them, the app's check fails with "manifest invalid", key and range.
+ */
+export const RANGES = {
+  interval: { min: 0, max: 3600, unit: "s" },
+  timeout: { min: 0, max: 600, unit: "s" },
+  retries: { min: 0, max: 100, unit: "" },
+  startTimeout: { min: 0, max: 3600, unit: "s" },
+} as const;
+
+function within(value: number | undefined, range: { min: number; max: number; unit: string }, key: string, file: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value) || value < range.min || value > range.max) {
+    throw new ManifestError(file, `${key}: ${describe(value)} is out of range: expected ${range.min} to ${range.max}${range.unit}`);
+  }
+  return value;
+}
+
 function optionalString(value: unknown, key: string, file: string, maxLength: number): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== "string") throw new ManifestError(file, `${key}: expected a string, got ${describe(value)}`);
@@ -125,14 +146,14 @@ export function parseManifest(file: string, text: string): Manifest {
   }
   const declaredPath = optionalString(h.path, "healthcheck.path", file, MAX_PATH_LENGTH);
   const contains = optionalString(h.contains, "healthcheck.contains", file, MAX_CONTAINS_LENGTH);
-  const interval = laxInt(h.interval, "healthcheck.interval", file);
-  const timeout = laxInt(h.timeout, "healthcheck.timeout", file);
-  const retries = laxInt(h.retries, "healthcheck.retries", file);
+  const interval = within(laxInt(h.interval, "healthcheck.interval", file), RANGES.interval, "healthcheck.interval", file);
+  const timeout = within(laxInt(h.timeout, "healthcheck.timeout", file), RANGES.timeout, "healthcheck.timeout", file);
+  const retries = within(laxInt(h.retries, "healthcheck.retries", file), RANGES.retries, "healthcheck.retries", file);
 
   const r = run ?? {};
   const legacyPath = optionalString(r.healthcheck, "run.healthcheck", file, MAX_PATH_LENGTH);
-  laxInt(r["healthcheck-timeout"], "run.healthcheck-timeout", file);
-  const startTimeout = laxNumber(r["start-timeout"], "run.start-timeout", file);
+  within(laxInt(r["healthcheck-timeout"], "run.healthcheck-timeout", file), RANGES.timeout, "run.healthcheck-timeout", file);
+  const startTimeout = within(laxNumber(r["start-timeout"], "run.start-timeout", file), RANGES.startTimeout, "run.start-timeout", file);
 
   // Hop3's healthcheck_path: [healthcheck].path if truthy, else [run].healthcheck; `contains` alone means "/".
   const chosen = declaredPath || legacyPath || (contains ? "/" : undefined);
