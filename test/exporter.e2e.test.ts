@@ -467,13 +467,15 @@ describe("protection", () => {
   it("refuses a bad web config file at start, naming the file and key, and never the value of a secret", async () => {
     const dir = tempDir();
     const file = path.join(dir, "web.yml");
-    await writeFile(file, "tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  client_auth_type: RequireAndVerifyClientCert\nbasic_auth_users:\n  prometheus: plain-password\n");
+    await writeFile(file, "tls_server_config:\n  cert_file: a.crt\n  key_file: a.key\n  client_auth_type: RequireAndVerifyClientCert\nbasic_auth_users:\n  prometheus: plain-password\nhttp_server_config:\n  headers:\n    X-Frame-Options: \"DENY\\r\\nSet-Cookie: x=1\"\n");
     const e = await exporter({ waitHealthy: false, args: ["--web.config.file", file] });
     const code = await new Promise<number | null>((resolve) => (e.process.exitCode !== null ? resolve(e.process.exitCode) : e.process.once("close", resolve)));
     expect(code).toBe(3);
     const said = e.logs().join("\n");
     expect(said).toContain(`web config file ${file}: tls_server_config.client_ca_file: client_ca_file is needed to verify client certificates`);
     expect(said).toContain(`web config file ${file}: basic_auth_users.prometheus: expected a bcrypt hash`);
+    // A header value with a line break would end the header there: refused, not a server that hangs every answer.
+    expect(said).toContain(`web config file ${file}: http_server_config.headers: a header value may not hold line breaks or other control characters`);
     expect(said).not.toContain("plain-password");
   });
 

@@ -142,6 +142,13 @@ describe("hop3-health probe", () => {
     expect((await probe(noPort, "--port", "99999")).code).toBe(3);
     expect((await runCli(["probe"])).code).toBe(3);
 
+    // The manifest's `contains` is quoted as text: terminal escapes in it (erase the line, print a fake OK) are shown, not obeyed.
+    const escapes = await rootWithApp('[healthcheck]\npath = "/health"\ncontains = "\\u001b[2K\\u001b[1GOK"\n[run]\nstart-timeout = 1\n', (await startApp("wrong-body")).port);
+    const escaped = await probe(escapes);
+    expect(escaped.code).toBe(2);
+    expect(escaped.stdout).toContain('without "\\x1b[2K\\x1b[1GOK"');
+    expect(escaped.stdout).not.toContain("\u001b");
+
     // Hop3's order: src/hop3/hop3.toml first, then src/hop3.toml, then hop3.toml beside src/.
     const srcRoot = tempDir();
     const appDir = path.join(srcRoot, "apps/web");

@@ -45,7 +45,12 @@ const webConfigSchema = z.strictObject({
       headers: z._default(
         z
           .record(z.string(), z.string())
-          .check(z.refine((h) => Object.keys(h).every((name) => HEADERS.includes(name)), { error: `only these headers may be set: ${HEADERS.join(", ")}` })),
+          .check(
+            z.refine((h) => Object.keys(h).every((name) => HEADERS.includes(name)), { error: `only these headers may be set: ${HEADERS.join(", ")}` }),
+            // A line break in a value would end the header there (and Node refuses to send it: every answer would fail).
+            // eslint-disable-next-line no-control-regex -- control characters are what is refused
+            z.refine((h) => Object.values(h).every((value) => !/[\0-\x08\x0a-\x1f\x7f]/.test(value)), { error: "a header value may not hold line breaks or other control characters" }),
+          ),
         {},
       ),
     }),
