@@ -6,5 +6,5 @@ import { fileURLToPath } from "node:url";
 
 export function unitNodeOptions(): string {
   const unit = readFileSync(fileURLToPath(new URL("../../../deploy/hop3-health.service", import.meta.url)), "utf8");
-  return /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1]?.trim() ?? "";
+  return /^Environment="?NODE_OPTIONS=([^"\n]*)"?$/m.exec(unit)?.[1]?.trim() ?? "";
 }

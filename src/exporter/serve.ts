@@ -18,6 +18,7 @@ import { parseListen } from "../lib/net.js";
 import express from "express";
 import { NOT_FOUND, reportRouter } from "./app.js";
 import { createBasicAuth, requireBasicAuth } from "./auth.js";
+import { heapKeeper } from "./heap.js";
 import { finalHandlers } from "./http.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { operatorRouter } from "./operator-api.js";
@@ -272,10 +273,12 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   // A cycle every interval from the start of the last one (a slow cycle delays the next rather
   // than stacking on top of it), timed to the millisecond.
   let timer: NodeJS.Timeout | undefined;
+  const keepHeap = heapKeeper();
   const startCycle = (): void => {
     if (running || shutdown.signal.aborted) return;
     running = exclusively(cycle).finally(() => {
       running = null;
+      keepHeap?.();
       if (!shutdown.signal.aborted) timer = setTimeout(startCycle, Math.max(0, nextDue - Date.now()));
     });
   };
