@@ -138,7 +138,7 @@ async function main(argv: string[]): Promise<CommandOutput> {
       },
     });
   } catch (error) {
-    throw new UsageError(errorMessage(error));
+    throw unknownOption(error, argv) ?? new UsageError(errorMessage(error));
   }
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
@@ -201,6 +201,17 @@ async function main(argv: string[]): Promise<CommandOutput> {
       return serveUntilSignalled({ file: values.config, webConfigFile: values["web.config.file"], listenAddress: values["web.listen-address"] });
     }
   }
+}
+
+/** An option no command takes: said with the command's own options and usage, and a suggestion. */
+function unknownOption(error: unknown, argv: string[]): UsageError | undefined {
+  if ((error as { code?: string }).code !== "ERR_PARSE_ARGS_UNKNOWN_OPTION") return undefined;
+  const given = /'(-{1,2}[^']*)'/.exec(errorMessage(error))?.[1] ?? "";
+  const name = given.replace(/^-+/, "").split("=")[0]!;
+  const command = argv.find((arg) => !arg.startsWith("-") && COMMANDS[arg] !== undefined);
+  const spec = command === undefined ? undefined : COMMANDS[command];
+  const known = spec ? [...spec.options, "config", "help"] : ["config", "help", "version"];
+  return new UsageError(`${command ?? "hop3-health"} takes no ${given}${didYouMean(name, known).replace(/did you mean (\S+)\?/, "did you mean --$1?")}`, spec?.usage ?? USAGE);
 }
 
 function positiveNumber(value: string | undefined, option: string, integer: boolean): number | undefined {

@@ -403,6 +403,19 @@ describe("protection", () => {
     expect(ok.body).toContain("hop3_exporter_build_info");
     // Plain HTTP is not served on a TLS port.
     await expect(fetch(`http://127.0.0.1:${e.port}/-/healthy`)).rejects.toThrow();
+    // `status --url` says how to trust a self-signed exporter certificate, and trusts it when told to.
+    const untrusted = await runCli(["status", "--url", `https://prometheus:scrape-me@localhost:${e.port}`]);
+    expect(untrusted.code).toBe(3);
+    expect(untrusted.stderr).toContain(`https://localhost:${e.port}: its TLS certificate is not trusted here`);
+    expect(untrusted.stderr).toContain(`trust it here with NODE_EXTRA_CA_CERTS=/path/to/its-cert.pem hop3-health status --url https://localhost:${e.port}`);
+    await eventually(
+      async () => (await runCli(["status", "--url", `https://prometheus:scrape-me@localhost:${e.port}`, "--quiet"], { NODE_EXTRA_CA_CERTS: path.join(dir, "tls.crt") })).stderr === "",
+      20_000,
+      "the report over TLS once its certificate is trusted",
+    );
+    // A wrong password is not "credentials needed".
+    const wrong = await runCli(["status", "--url", `https://prometheus:wrong@localhost:${e.port}`], { NODE_EXTRA_CA_CERTS: path.join(dir, "tls.crt") });
+    expect(wrong.stderr).toBe(`hop3-health: credentials refused: https://localhost:${e.port} did not accept that user and password (HTTP 401)\n`);
   });
 
   it("reads exporter-toolkit's web config: client certificates, headers, basic auth, a renewed certificate, --web.listen-address", async () => {

@@ -122,6 +122,12 @@ describe("errors one can act on", () => {
     expect(wrongOption.code).toBe(3);
     expect(wrongOption.stderr).toContain("status takes no --dry-run");
     expect(wrongOption.stderr).toContain("Usage: hop3-health [--config FILE] status");
+    // An option no command knows: said with the command, a suggestion and that command's usage, not node's parser's words.
+    const typo = await runCli(["status", "--jsn"]);
+    expect(typo.code).toBe(3);
+    expect(typo.stderr).toMatch(/^hop3-health: status takes no --jsn — did you mean --json\?\n\nUsage: hop3-health \[--config FILE\] status/);
+    expect((await runCli(["probe", "web", "--contain", "ok"])).stderr).toContain("probe takes no --contain — did you mean --contains?");
+    expect((await runCli(["--verion"])).stderr).toContain("hop3-health takes no --verion — did you mean --version?");
   });
 });
 

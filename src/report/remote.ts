@@ -63,7 +63,13 @@ export async function fetchReport(given: string): Promise<Report> {
     if (code === "ERR_SSL_WRONG_VERSION_NUMBER" || /wrong version number|packet length too long/i.test(message)) {
       throw new RemoteError(`${target.origin} does not speak TLS: did you mean ${otherUrl}?`);
     }
-    if (/certificate|self.signed|unable to verify/i.test(message)) throw new RemoteError(`${target.origin}: its TLS certificate is not trusted here (${message})`);
+    if (/certificate|self.signed|unable to verify/i.test(message)) {
+      // A self-signed exporter certificate (the usual first setup): how to trust it, not only that it is not.
+      const hint = /self.signed|SELF_SIGNED|unable to verify|UNABLE_TO_GET_ISSUER/i.test(`${code ?? ""} ${message}`)
+        ? `; if it is the exporter's own self-signed certificate, trust it here with NODE_EXTRA_CA_CERTS=/path/to/its-cert.pem hop3-health status --url ${target.origin}`
+        : "";
+      throw new RemoteError(`${target.origin}: its TLS certificate is not trusted here (${message})${hint}`);
+    }
     if (code === "UND_ERR_SOCKET" || code === "ECONNRESET" || /other side closed|socket hang up/i.test(message)) {
       throw new RemoteError(`${target.origin} closed the connection${target.protocol === "http:" ? `: if it serves HTTPS, did you mean ${otherUrl}?` : ""}`);
     }
@@ -71,6 +77,8 @@ export async function fetchReport(given: string): Promise<Report> {
     throw new RemoteError(`could not reach ${target.origin}: ${message}`);
   }
   if (response.status === 401) {
+    // Wrong credentials and none at all are different mistakes.
+    if (headers.authorization !== undefined) throw new RemoteError(`credentials refused: ${target.origin} did not accept that user and password (HTTP 401)`);
     throw new RemoteError(`credentials needed: ${target.origin} wants basic auth; give them in the URL, before the host: user:password@${target.host}`);
   }
   if (response.status === 503) throw new RemoteError(`the exporter at ${target.origin} has not finished its first check cycle yet: try again in a few seconds`);
