@@ -3,8 +3,10 @@
 // version, trial probes that count as no deploy, plugins from a folder of their own, and the
 // npm package.
 
-import { execFile } from "node:child_process";
-import { writeFile } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { readFile, symlink, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { makeCertificate } from "./helpers/certs.js";
@@ -203,5 +205,58 @@ describe("the npm package", () => {
       expect(files, wanted).toContain(wanted);
     }
     expect(files.filter((f) => f.startsWith("dist/bench/") || f.startsWith("dist/src/") || f.startsWith("dist/checks/") || f.startsWith("test/") || f === "grafana/dashboard.ts" || f.endsWith(".map"))).toEqual([]);
+  });
+});
+
+describe("the systemd unit", () => {
+  const unitFile = path.join(REPO, "deploy/hop3-health.service");
+
+  it("passes systemd-analyze verify, where systemd is installed", async () => {
+    const verify = (file: string): Promise<{ code: number; stderr: string }> =>
+      new Promise((resolve) => execFile("systemd-analyze", ["verify", file], { timeout: 30_000 }, (error, _stdout, stderr) => resolve({ code: error ? (typeof error.code === "number" ? error.code : -1) : 0, stderr })));
+    const shipped = await verify(unitFile);
+    if (shipped.code === -1 && process.env.CI !== "true") return;
+    expect(shipped).toEqual({ code: 0, stderr: "" });
+    // The verification can fail: a unit whose ExecStart is not an absolute path is refused.
+    const broken = path.join(tempDir(), "hop3-health.service");
+    await writeFile(broken, (await readFile(unitFile, "utf8")).replace("ExecStart=/usr/bin/env hop3-health serve", "ExecStart=no/such/path serve"));
+    expect((await verify(broken)).code).not.toBe(0);
+  });
+
+  it("starts with its ExecStart and Environment on a server with no configuration file, and keeps its state in its StateDirectory", async () => {
+    const unit = await readFile(unitFile, "utf8");
+    const setting = (key: string): string[] => [...unit.matchAll(new RegExp(`^${key}=(.*)$`, "gm"))].map((m) => m[1]!.trim());
+    // Environment=KEY=value or Environment="KEY=value with spaces".
+    const environment = Object.fromEntries(setting("Environment").map((line) => line.replace(/^"(.*)"$/, "$1").split(/=(.*)/s).slice(0, 2) as [string, string]));
+    expect(environment.HOP3_HEALTH_CONFIG).toBeUndefined();
+    const [stateDirectory] = setting("StateDirectory");
+    expect(stateDirectory).toBe("hop3-health");
+    // /var/lib/<StateDirectory>, as systemd makes it, stands here in a temp folder; hop3-health is found on the PATH as npm -g puts it there.
+    const stateDir = tempDir("hop3-state-");
+    const bin = tempDir("hop3-bin-");
+    await symlink(path.join(REPO, "dist/bin/hop3-health.js"), path.join(bin, "hop3-health"));
+    const env = Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, v.replaceAll(`/var/lib/${stateDirectory}`, stateDir)]));
+    const layout = await makeHop3Layout([]);
+    const port = await closedPort();
+    const [execStart] = setting("ExecStart");
+    const [command, ...args] = execStart!.split(/\s+/);
+    expect(existsSync("/etc/hop3-health.toml")).toBe(false);
+    const child = spawn(command!, args, {
+      env: { ...env, PATH: `${bin}:${process.env.PATH ?? "/usr/bin:/bin"}`, HOME: stateDir, HOP3_ROOT: layout.root, HOP3_HEALTH_LISTEN: `127.0.0.1:${port}`, TMPDIR: os.tmpdir() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+    try {
+      await eventually(async () => child.exitCode === null && (await fetch(`http://127.0.0.1:${port}/-/ready`).then((r) => r.status === 200, () => false)), 30_000, `the unit's command to be ready:\n${output}`);
+      expect(existsSync(path.join(stateDir, "events.jsonl"))).toBe(true);
+      // Its state is written where the unit says, nothing about the configuration is wrong (the checks' own findings aside).
+      expect(output).not.toMatch(/cannot be written|configuration error|EACCES|not found/);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("close", resolve));
+    }
+    expect(child.exitCode).toBe(0);
   });
 });
