@@ -106,6 +106,9 @@ describe("errors one can act on", () => {
     expect(table.code).toBe(1);
     expect(table.stdout).toContain("⚠ [checks.disk_usag] matches no check of this server — did you mean disk-usage?");
     expect((await runCli(["stauts"])).stderr).toContain('unknown command "stauts" — did you mean status?');
+    // A misspelled table with its usual keys: the table is what is wrong, not the key.
+    await writeConfig('[checks.postgres]\nurl = "postgresql://postgres@127.0.0.1/test"\n');
+    expect((await runCli(["check-config", configFile])).stderr).toContain("unknown key checks.postgres.url — [checks.postgres] is no check's table: did you mean [checks.postgresql]?");
   });
 
   it("--version, each command's --help, and check-config naming its argument", async () => {

@@ -64,7 +64,10 @@ export async function resolveCheckSettings(
         problems.push(formatIssues(ownResult.error.issues as never, own, originOf, keyPath, () => known));
       }
     } else {
-      for (const key of Object.keys(own)) problems.push(`${originOf([...keyPath, key])}: unknown key checks.${id}.${key}${didYouMean(key, Object.keys(commonCheckSettings.shape))}`);
+      // No check declares this table: most often its id is misspelled ([checks.postgres] for [checks.postgresql]).
+      const table = didYouMean(id, [...schemas.keys()].filter((known) => !known.includes("*")));
+      const tableHint = table === "" ? "" : ` — [checks.${id}] is no check's table: did you mean [checks.${table.replace(/^ — did you mean (.*)\?$/, "$1")}]?`;
+      for (const key of Object.keys(own)) problems.push(`${originOf([...keyPath, key])}: unknown key checks.${id}.${key}${tableHint || didYouMean(key, Object.keys(commonCheckSettings.shape))}`);
     }
     if (problems.length > 0) throw new ConfigError(problems.join("\n"));
     return { ...ownData, ...(commonResult.data as CheckSettings) };
