@@ -166,9 +166,20 @@ export function buildDashboard(): Dashboard {
     );
   });
 
+  // Jobs: each heartbeat's check, and how long ago each job last reported in.
+  panels.push(
+    severityTiles("Jobs", `hop3_health_severity{${sel},section="Jobs"}`, "{{check}}", { x: 0, y: 19, w: 12, h: 5 }, "Jobs that report in (backups, cron workers): late, failed or ok, one tile per [heartbeats.<id>]."),
+    panel("bargauge", "Jobs: time since the last beat", { x: 12, y: 19, w: 12, h: 5 }, {
+      description: "How long ago each job last reported in (POST /api/v1/heartbeats/<id>).",
+      targets: [target(`time() - hop3_heartbeat_last_timestamp_seconds{${sel}}`, "{{heartbeat}}", "A", true)],
+      options: { orientation: "horizontal", displayMode: "basic", showUnfilled: true, reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false } },
+      fieldConfig: { defaults: { unit: "s", decimals: 0, min: 0, color: { mode: FieldColorModeId.Fixed, fixedColor: "blue" } }, overrides: [] },
+    }),
+  );
+
   // Disks: usage now, and available space with its trend.
   panels.push(
-    panel("bargauge", "Disk usage", { x: 0, y: 19, w: 8, h: 7 }, {
+    panel("bargauge", "Disk usage", { x: 0, y: 24, w: 8, h: 7 }, {
       targets: [target(`hop3_disk_usage_ratio{${sel}}`, "{{path}}", "A", true)],
       options: { orientation: "horizontal", displayMode: "gradient", showUnfilled: true, reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false } },
       fieldConfig: {
@@ -182,7 +193,7 @@ export function buildDashboard(): Dashboard {
         overrides: [],
       },
     }),
-    panel("timeseries", "Disk available, and where the last 6 h lead in a day", { x: 8, y: 19, w: 16, h: 7 }, {
+    panel("timeseries", "Disk available, and where the last 6 h lead in a day", { x: 8, y: 24, w: 16, h: 7 }, {
       targets: [
         target(`hop3_disk_available_bytes{${sel}}`, "{{path}} available"),
         target(`predict_linear(hop3_disk_available_bytes{${sel}}[6h], 24 * 3600)`, "{{path}} in 24 h at this rate", "B"),
@@ -197,7 +208,7 @@ export function buildDashboard(): Dashboard {
 
   // Certificates and apps.
   panels.push(
-    panel("bargauge", "Certificates: days left", { x: 0, y: 26, w: 12, h: 7 }, {
+    panel("bargauge", "Certificates: days left", { x: 0, y: 31, w: 12, h: 7 }, {
       description: "Days until each certificate expires; warn at 14, fail at 3.",
       targets: [target(`(hop3_certificate_not_after_timestamp_seconds{${sel}} - time()) / 86400`, "{{domain}}", "A", true)],
       options: { orientation: "horizontal", displayMode: "basic", showUnfilled: true, reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false } },
@@ -213,7 +224,7 @@ export function buildDashboard(): Dashboard {
         overrides: [],
       },
     }),
-    panel("stat", "Certificates: issuer", { x: 12, y: 26, w: 12, h: 7 }, {
+    panel("stat", "Certificates: issuer", { x: 12, y: 31, w: 12, h: 7 }, {
       targets: [target(`hop3_certificate_self_signed{${sel}}`, "{{domain}}", "A", true)],
       options: statOptions() as unknown as Record<string, unknown>,
       fieldConfig: {
@@ -225,8 +236,8 @@ export function buildDashboard(): Dashboard {
         overrides: [],
       },
     }),
-    severityTiles("App health", `hop3_app_health_severity{${sel}}`, "{{app}}", { x: 0, y: 33, w: 12, h: 6 }, "Continuous health of every app that declares a health endpoint."),
-    panel("bargauge", "Deploy probes in the time range", { x: 12, y: 33, w: 12, h: 6 }, {
+    severityTiles("App health", `hop3_app_health_severity{${sel}}`, "{{app}}", { x: 0, y: 38, w: 12, h: 6 }, "Continuous health of every app that declares a health endpoint."),
+    panel("bargauge", "Deploy probes in the time range", { x: 12, y: 38, w: 12, h: 6 }, {
       targets: [target(`sum by (app, result) (increase(hop3_deploy_probe_total{${sel}}[$__range]))`, "{{app}} {{result}}", "A", true)],
       options: { orientation: "horizontal", displayMode: "basic", showUnfilled: true, reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false } },
       fieldConfig: {
@@ -234,7 +245,7 @@ export function buildDashboard(): Dashboard {
         overrides: [{ matcher: { id: "byRegexp", options: ".* failure" }, properties: [{ id: "color", value: { mode: FieldColorModeId.Fixed, fixedColor: RED } }] }],
       },
     }),
-    panel("timeseries", "Deploy probe duration (p50, p95)", { x: 0, y: 39, w: 12, h: 7 }, {
+    panel("timeseries", "Deploy probe duration (p50, p95)", { x: 0, y: 44, w: 12, h: 7 }, {
       targets: [
         target(`histogram_quantile(0.5, sum by (le, app) (increase(hop3_deploy_probe_duration_seconds_bucket{${sel}}[$__range])))`, "{{app}} p50", "A"),
         target(`histogram_quantile(0.95, sum by (le, app) (increase(hop3_deploy_probe_duration_seconds_bucket{${sel}}[$__range])))`, "{{app}} p95", "B"),
@@ -242,7 +253,7 @@ export function buildDashboard(): Dashboard {
       options: { legend: { displayMode: "list", placement: "bottom", showLegend: true, calcs: [] }, tooltip: { mode: "multi", sort: "none" } },
       fieldConfig: { defaults: { unit: "s" }, overrides: [] },
     }),
-    panel("timeseries", "Check durations", { x: 12, y: 39, w: 12, h: 7 }, {
+    panel("timeseries", "Check durations", { x: 12, y: 44, w: 12, h: 7 }, {
       targets: [target(`hop3_health_check_duration_seconds{${sel}}`, "{{check}}")],
       options: { legend: { displayMode: "table", placement: "right", showLegend: true, calcs: ["lastNotNull", "max"] }, tooltip: { mode: "multi", sort: "desc" } },
       fieldConfig: { defaults: { unit: "s" }, overrides: [] },
@@ -261,12 +272,12 @@ export function buildDashboard(): Dashboard {
     tooltip: { mode: TooltipDisplayMode.Single, sort: SortOrder.None },
   };
   panels.push(
-    panel("state-timeline", "Severity timeline", { x: 0, y: 46, w: 18, h: 10 }, {
+    panel("state-timeline", "Severity timeline", { x: 0, y: 51, w: 18, h: 10 }, {
       targets: [target(`hop3_health_severity{${sel}}`, "{{check}}")],
       options: timeline as unknown as Record<string, unknown>,
       fieldConfig: { defaults: { mappings: SEVERITY_MAPPINGS, thresholds: SEVERITY_THRESHOLDS, color: { mode: FieldColorModeId.Thresholds } }, overrides: [] },
     }),
-    panel("stat", "Severity changes in the time range", { x: 18, y: 46, w: 6, h: 10 }, {
+    panel("stat", "Severity changes in the time range", { x: 18, y: 51, w: 6, h: 10 }, {
       targets: [target(`sum(increase(hop3_health_transitions_total{${sel}}[$__range]))`, "changes", "A", true)],
       options: statOptions({ textMode: BigValueTextMode.Value, colorMode: BigValueColorMode.None }) as unknown as Record<string, unknown>,
       fieldConfig: { defaults: { decimals: 0 }, overrides: [] },
@@ -276,7 +287,7 @@ export function buildDashboard(): Dashboard {
   return dashboard({
     uid: "hop3-health",
     title: "Hop3 health",
-    description: "The hop3-health report of a Hop3 server: services, backing services, filesystem, configuration, certificates and apps.",
+    description: "The hop3-health report of a Hop3 server: services, backing services, filesystem, configuration, certificates, apps and jobs.",
     variables: [
       DATASOURCE_VARIABLE,
       {

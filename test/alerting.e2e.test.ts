@@ -43,7 +43,7 @@ describe("alerting end to end", () => {
       root,
       interval: 1,
       // This test process stands in for nginx, so that the Services section has a check too.
-      config: `[apps.web]\nport = ${(appServer.address() as net.AddressInfo).port}\n[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:${brokenPort}/test"\ntimeout = 1\n[checks.nginx]\npidfile = "${root}/nginx.pid"\n`,
+      config: `[apps.web]\nport = ${(appServer.address() as net.AddressInfo).port}\n[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:${brokenPort}/test"\ntimeout = 1\n[checks.nginx]\npidfile = "${root}/nginx.pid"\n[heartbeats.backups]\nevery = "1h"\n`,
     });
     stops.push(() => exporter.stop("SIGKILL"));
     const probe = (): Promise<Response> =>
@@ -94,8 +94,10 @@ scrape_configs:
     expect(firing.annotations.summary).toBe("Hop3 check postgresql is failing on exporter-test");
     expect(firing.annotations.runbook_url).toMatch(/docs\/runbooks\.md#hop3healthcheckfailing$/);
 
-    // Every dashboard query parses, runs and returns data. A second probe makes the probe counters move.
+    // Every dashboard query parses, runs and returns data. A second probe makes the probe counters move; a job reports in.
     expect((await probe()).status).toBe(200);
+    expect((await fetch(`${exporter.url}/api/v1/heartbeats/backups`, { method: "POST" })).status).toBe(200);
+    await eventually(async () => (await prometheus.query("hop3_heartbeat_last_timestamp_seconds")).length > 0, 20_000, "the beat to be scraped");
     await eventually(async () => (await prometheus.query('hop3_deploy_probe_total{result="success"}'))[0]?.value[1] === "2", 20_000, "the second probe to be scraped");
     const instances = (await (await fetch(`${prometheus.url}/api/v1/label/instance/values?match[]=hop3_server_info`)).json()) as { data: string[] };
     expect(instances.data).toEqual([target]);
