@@ -11,8 +11,8 @@ import { PassThrough } from "node:stream";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { createEngine } from "../src/engine/engine.js";
 import { CLI, makeHop3Root, tempDir } from "./helpers/cli.js";
-import { eventually, startExporter, type RunningExporter } from "./helpers/exporter.js";
-import { makeHop3Layout, startAppProcess, type AppProcess } from "./helpers/hop3-layout.js";
+import { eventually, metricValue, startExporter, type RunningExporter } from "./helpers/exporter.js";
+import { makeHop3Layout, respawn, startAppProcess, type AppProcess } from "./helpers/hop3-layout.js";
 
 let exporter: RunningExporter | undefined;
 const processes: AppProcess[] = [];
@@ -132,4 +132,27 @@ describe("the app watch between cycles", () => {
     await eventually(async () => (await stateEvents()).some((ev) => ev.kind === "app-state" && ev.state === "stopped"), 10_000, "the stop seen");
     expect(Date.now() - started).toBeLessThan(10_000);
   }, 60_000);
+});
+
+describe("a reload during a deploy", () => {
+  it("does not wait out the deploy probe's window: the reload answers at once, cycles go on, the verdict still comes", async () => {
+    const layout = await makeHop3Layout([{ name: "st-reload", manifest: '[healthcheck]\npath = "/health"\n[run]\nstart-timeout = 30\n', workers: { web: 1 } }]);
+    const first = await startAppProcess(layout, "st-reload", "web", "healthy");
+    exporter = await startExporter({ root: layout.root, interval: 1 });
+    const e = exporter;
+    const lastCycle = async (): Promise<number> => metricValue(await (await fetch(`${e.url}/metrics`)).text(), "hop3_health_last_cycle_timestamp_seconds") ?? 0;
+    await eventually(async () => (await fetch(`${e.url}/-/ready`)).status === 200, 20_000, "the first cycle");
+    // A deploy that does not come up: its probe polls for 30 s.
+    await first.stop();
+    await respawn(layout, "st-reload");
+    processes.push(await startAppProcess(layout, "st-reload", "web", "unavailable"));
+    await eventually(() => e.logs().some((l) => l.includes("deploy of st-reload seen: startup probe for up to 30s")), 15_000, "the deploy probe to start");
+    const started = Date.now();
+    const reload = await fetch(`${e.url}/-/reload`, { method: "POST" });
+    expect(reload.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(5000);
+    const after = await lastCycle();
+    await eventually(async () => (await lastCycle()) > after, 10_000, "cycles going on after the reload, the probe still running");
+    await eventually(async () => metricValue(await (await fetch(`${e.url}/metrics`)).text(), "hop3_deploy_probe_total", { app: "st-reload", result: "failure" }) === 1, 45_000, "the probe's verdict");
+  }, 90_000);
 });

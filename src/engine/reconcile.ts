@@ -139,7 +139,8 @@ export interface AppStateEvent {
 export interface AppWatch {
   /** One scan now (tests and the first cycle). */
   scan(): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops watching; deploy probes under way are waited for unless told otherwise (a reload leaves them to finish on their own). */
+  stop(options?: { waitForProbes: boolean }): Promise<void>;
 }
 
 /** The scan between cycles, in `serve`. */
@@ -303,13 +304,13 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
   const changes = options.intervalSeconds > 0 ? watchForChanges(options.hop3Root, () => void scan(), options.logger) : undefined;
   return {
     scan,
-    async stop() {
+    async stop(options = { waitForProbes: true }) {
       clearInterval(timer);
       clearInterval(pollTimer);
       changes?.close();
       emperorLog.watcher?.close();
       await scanning;
-      await Promise.all(probes);
+      if (options.waitForProbes) await Promise.all(probes);
     },
   };
 }

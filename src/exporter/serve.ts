@@ -258,7 +258,8 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       next.restoreSeverities(new Map([...state.outcomes].map(([id, o]) => [id, o.severity])));
       engine = next;
       keepHeartbeats(engine);
-      await appWatch.stop();
+      // A deploy probe under way goes on, and records its verdict, by itself: a reload never waits out its window.
+      await appWatch.stop({ waitForProbes: false });
       appWatch = watchApps();
       schedules.stop();
       schedules = schedule();
