@@ -5,13 +5,16 @@
 // a minute away.
 
 import { writeFileSync } from "node:fs";
+import http from "node:http";
 import { rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { PassThrough } from "node:stream";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
+import bcrypt from "bcryptjs";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { createEngine } from "../src/engine/engine.js";
+import { createBasicAuth } from "../src/exporter/auth.js";
 import { CLI, makeHop3Root, tempDir } from "./helpers/cli.js";
-import { eventually, metricValue, startExporter, type RunningExporter } from "./helpers/exporter.js";
+import { eventually, metricValue, sleep, startExporter, type RunningExporter } from "./helpers/exporter.js";
 import { makeHop3Layout, respawn, startAppProcess, type AppProcess } from "./helpers/hop3-layout.js";
 
 let exporter: RunningExporter | undefined;
@@ -155,4 +158,53 @@ describe("a reload during a deploy", () => {
     await eventually(async () => (await lastCycle()) > after, 10_000, "cycles going on after the reload, the probe still running");
     await eventually(async () => metricValue(await (await fetch(`${e.url}/metrics`)).text(), "hop3_deploy_probe_total", { app: "st-reload", result: "failure" }) === 1, 45_000, "the probe's verdict");
   }, 90_000);
+});
+
+describe("basic auth under a flood of wrong passwords", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("keeps an accepted password accepted, however many wrong ones are compared after it", async () => {
+    const auth = createBasicAuth({ prometheus: await bcrypt.hash("right", 4) })!;
+    const header = (password: string): string => `Basic ${Buffer.from(`prometheus:${password}`).toString("base64")}`;
+    vi.useFakeTimers({ toFake: ["Date"] });
+    expect(await auth.check(header("right"), "192.0.2.10")).toBe(true);
+    // 1,200 wrong passwords compared (the comparison budget refilled by the clock): more than the cache of refused ones holds.
+    let compared = 0;
+    for (let i = 0; compared < 1200; i++) {
+      vi.setSystemTime(Date.now() + 1000);
+      for (let j = 0; j < 4; j++, compared++) expect(await auth.check(header(`wrong-${i}-${j}`), "127.0.0.1")).toBe(false);
+    }
+    // No comparison is left this second, and the right one needs none.
+    for (let j = 0; j < 20; j++) await auth.check(header(`more-${j}`), "127.0.0.1");
+    expect(await auth.check(header("right"), "192.0.2.10")).toBe(true);
+  });
+
+  it("leaves another address its own comparisons: a flood from one cannot lock out a first scrape from another", async () => {
+    const hash = await bcrypt.hash("right", 4);
+    exporter = await startExporter({ waitHealthy: false, config: `[web.basic_auth_users]\nprometheus = "${hash}"\n` });
+    const e = exporter;
+    const get = (password: string, localAddress: string): Promise<number> =>
+      new Promise((resolve) => {
+        const req = http.get({ host: "127.0.0.1", port: e.port, path: "/-/healthy", localAddress, headers: { authorization: `Basic ${Buffer.from(`prometheus:${password}`).toString("base64")}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", () => resolve(0));
+      });
+    await eventually(async () => (await get("wrong-first", "127.0.0.1")) === 401, 20_000, "the exporter up");
+    // A tenant on 127.0.0.1 sends a stream of new wrong passwords; Prometheus comes from 127.0.0.2 for the first time.
+    let flooding = true;
+    let sent = 0;
+    const flood = (async () => {
+      while (flooding) await Promise.all(Array.from({ length: 20 }, () => get(`wrong-${sent++}`, "127.0.0.1")));
+    })();
+    await sleep(1500);
+    const first = await get("right", "127.0.0.2");
+    flooding = false;
+    await flood;
+    expect(sent).toBeGreaterThan(100);
+    expect(first).toBe(200);
+  });
 });
