@@ -1,7 +1,8 @@
 // Is each app running as it is meant to (ADR 029's reconciliation, observed, never acted on)?
 // An app is meant to run while it has enabled vassals; then it needs a process, and a web kind
-// needs its port to take connections. This is cheap, so `serve` scans every few seconds between
-// check cycles: a crashed app fails within seconds, not at its next HTTP interval.
+// needs its port to take connections. `serve` watches this between check cycles, from what the
+// kernel says cheaply (a process gone, a vassal or LIVE_ENV changed: see startAppWatch), and scans
+// when it says something: a crashed app fails within seconds, not at its next HTTP interval.
 //
 // The same scan sees deploys with no integration: Hop3 rewrites an app's LIVE_ENV and vassal files
 // when it (re)spawns it, and a change there starts the deploy probe over its window. While that
@@ -215,7 +216,15 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
     emperorLog.file = pid === undefined ? undefined : emperorLogFile(pid);
     if (emperorLog.file === undefined) return;
     try {
-      emperorLog.watcher = watch(emperorLog.file, { persistent: false }, () => void pollEmperor().catch(() => undefined));
+      emperorLog.watcher = watch(emperorLog.file, { persistent: false }, (event) => {
+        void pollEmperor().catch(() => undefined);
+        // Rotated away (renamed, or removed and made again): polled until the next full scan follows the new file.
+        if (event === "rename") {
+          emperorLog.watcher?.close();
+          delete emperorLog.watcher;
+          delete emperorLog.pid;
+        }
+      });
       emperorLog.watcher.on("error", () => {
         emperorLog.watcher?.close();
         delete emperorLog.watcher;
@@ -304,13 +313,13 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
   const changes = options.intervalSeconds > 0 ? watchForChanges(options.hop3Root, () => void scan(), options.logger) : undefined;
   return {
     scan,
-    async stop(options = { waitForProbes: true }) {
+    async stop(how = { waitForProbes: true }) {
       clearInterval(timer);
       clearInterval(pollTimer);
       changes?.close();
       emperorLog.watcher?.close();
       await scanning;
-      if (options.waitForProbes) await Promise.all(probes);
+      if (how.waitForProbes) await Promise.all(probes);
     },
   };
 }
