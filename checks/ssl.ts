@@ -2,8 +2,9 @@
 // paths and globs, and the certificates served at configured endpoints. `ssl` says whether every
 // file could be read as a certificate; one `ssl:<domain>` check per certificate (the same one
 // found in several places is one check) says whether it is self-signed and how many days it has
-// left. For every app with a HOST_NAME, the certificate nginx really serves for that name is
-// fetched and compared with the file: a renewal nginx has not picked up is a warning.
+// left. For the app each file is Hop3's copy for (nginx/<app>.crt, certificates/<domain>.crt), the
+// certificate nginx really serves for its name is fetched and compared with the file: a renewal
+// nginx has not picked up is a warning.
 
 import { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -179,10 +180,30 @@ async function readCertificateFiles(ctx: PluginContext, config: SslSettings): Pr
   return { found: [...byFingerprint.values()], problems, scanned };
 }
 
-/** The first name of every app's HOST_NAME: the names nginx serves TLS for. */
-async function appHostNames(ctx: PluginContext): Promise<string[]> {
-  const names = await Promise.all((await listApps(ctx.hop3Root)).map(async (app) => (await readAppListen(appDirectory(ctx.hop3Root, app))).hostName));
-  return [...new Set(names.filter((n): n is string => n !== undefined && n !== "localhost"))];
+/** The first name of each app's HOST_NAME, by app: the names nginx serves TLS for. */
+async function appHostNames(ctx: PluginContext): Promise<Map<string, string>> {
+  const apps = await listApps(ctx.hop3Root);
+  const names = await Promise.all(apps.map(async (app) => [app, (await readAppListen(appDirectory(ctx.hop3Root, app))).hostName] as const));
+  return new Map(names.filter((entry): entry is readonly [string, string] => entry[1] !== undefined && entry[1] !== "localhost"));
+}
+
+/**
+ * The names whose served certificate is compared with a certificate's files: only those of the
+ * app each file is Hop3's copy for (`nginx/<app>.crt`), or the domain a store file is named after
+ * (`certificates/<domain>.crt`). Another app's HOST_NAME under a shared wildcard says nothing
+ * about this file: a tenant cannot make it fail with a certificate of its own.
+ */
+function ownedHosts(hop3Root: string, files: readonly string[], hostsByApp: ReadonlyMap<string, string>): string[] {
+  const owned = new Set<string>();
+  const nginxDir = path.join(hop3Root, "nginx");
+  const storeDir = path.join(hop3Root, "certificates");
+  for (const file of files) {
+    const dir = path.dirname(path.resolve(file));
+    const base = path.basename(file, ".crt");
+    if (dir === nginxDir && hostsByApp.has(base)) owned.add(hostsByApp.get(base)!);
+    if (dir === storeDir && [...hostsByApp.values()].includes(base)) owned.add(base);
+  }
+  return [...owned];
 }
 
 /** What nginx serves for each of the names, beside the file: nothing to say when it is the same certificate. */
@@ -297,9 +318,10 @@ const plugin: Plugin = {
       return id;
     };
 
-    const hosts = found.length > 0 && config.served_at !== "" ? await appHostNames(ctx) : [];
+    const hostsByApp = found.length > 0 && config.served_at !== "" ? await appHostNames(ctx) : new Map<string, string>();
     for (const entry of found) {
       const domain = domainOf(entry.cert) ?? path.basename(entry.source);
+      const hosts = ownedHosts(ctx.hop3Root, entry.files ?? [entry.source], hostsByApp);
       checks.push(certificateCheck(ctx, uniqueId(domain, entry.source), domain, entry, () => Promise.resolve(entry.cert), config, hosts));
     }
     for (const endpoint of config.endpoints) {

@@ -191,6 +191,33 @@ async function sslConfig(root: string, etc: string, servedAt: string): Promise<s
   return file;
 }
 
+it("compares a certificate only for the names of the app it is the copy for: another tenant's HOST_NAME under the same wildcard changes nothing", async () => {
+  const layout = await makeHop3Layout([{ name: "shop", hostName: "shop.example.test" }, { name: "evil", hostName: "evil.example.test" }], { serverToml: installerToml() });
+  const etc = await makeEtc({ redisPass: false });
+  const wildcard = await makeCertificate({ domain: "*.example.test", notAfterDays: 90 });
+  const tenant = await makeCertificate({ domain: "evil.example.test", notAfterDays: 5 });
+  await writeFile(path.join(layout.root, "nginx", "shop.crt"), wildcard.pem);
+  // nginx, standing in: the wildcard for shop's name, the tenant's own certificate for its name.
+  const names: string[] = [];
+  const server = tls.createServer({
+    cert: wildcard.pem,
+    key: wildcard.keyPem,
+    SNICallback: (name, done) => {
+      names.push(name);
+      done(null, name === "evil.example.test" ? tls.createSecureContext({ cert: tenant.pem, key: tenant.keyPem }) : undefined);
+    },
+  });
+  server.on("secureConnection", (socket) => socket.end());
+  server.on("tlsClientError", () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  stops.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const result = await runCli(["--config", await sslConfig(layout.root, etc, `127.0.0.1:${(server.address() as { port: number }).port}`), "status", "--json"]);
+  const item = Object.values(itemsOf(JSON.parse(result.stdout) as JsonReport)).find((i) => (i.details.files as string[] | undefined)?.includes(path.join(layout.root, "nginx/shop.crt")))!;
+  expect(names).toContain("shop.example.test");
+  expect(names).not.toContain("evil.example.test");
+  expect(item.detail).not.toMatch(/nginx serves another certificate|reload nginx/);
+});
+
 async function tlsListener(cert: { pem: string; keyPem: string }, onName?: (name: string) => void): Promise<Listener> {
   const server = tls.createServer({ cert: cert.pem, key: cert.keyPem, SNICallback: (name, done) => (onName?.(name), done(null, undefined)) });
   server.on("secureConnection", (socket) => socket.end());
