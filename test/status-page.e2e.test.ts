@@ -110,6 +110,10 @@ describe("the status page in a browser", () => {
     const banner = page.locator("header#banner");
     await expect(banner.locator(".overall").innerText()).resolves.toBe("✗ 1 failure, 1 warning");
     await expect(banner.getAttribute("class")).resolves.toBe("fail");
+    // It names what is wrong, failures first.
+    const named = (await (await fetch(`${exporter.url}/status`)).json()) as { sections: Array<{ items: Array<{ check: string; name: string }> }> };
+    const nameOf = (check: string): string => named.sections.flatMap((s) => s.items).find((i) => i.check === check)!.name;
+    await expect(banner.locator(".attention").innerText()).resolves.toBe(`✗ ${nameOf("ctl-three")} · ⚠ ${nameOf("ctl-two")}`);
     await expect(banner.locator(".identity").innerText()).resolves.toContain("Hop3 server: exporter-test (203.0.113.9)");
     const bannerBox = (await banner.boundingBox())!;
     expect(bannerBox.y).toBe(0);
@@ -143,7 +147,7 @@ describe("the status page in a browser", () => {
 
     // The dark theme, and readable: AA contrast for the banner and the state words.
     expect(await background(page)).toBe("rgb(13, 17, 23)");
-    for (const selector of ["header#banner .overall", 'li.tile[data-check="ctl-three"] .state', 'li.tile[data-check="ctl-two"] .state', 'li.tile[data-check="ctl-one"] .state', 'li.tile[data-check="ctl-one"] .uptime']) {
+    for (const selector of ["header#banner .overall", "header#banner .attention", 'li.tile[data-check="ctl-three"] .state', 'li.tile[data-check="ctl-two"] .state', 'li.tile[data-check="ctl-one"] .state', 'li.tile[data-check="ctl-one"] .uptime']) {
       expect(await contrast(page, selector), selector).toBeGreaterThanOrEqual(4.5);
     }
     // Landmarks; and the tiles fill the width: several to a row.
@@ -156,7 +160,7 @@ describe("the status page in a browser", () => {
   it("at 1280×800 in the light theme: light colours, still AA, links below", async () => {
     const page = await open(1280, 800, "", { dark: false });
     expect(await background(page)).toBe("rgb(255, 255, 255)");
-    for (const selector of ["header#banner .overall", 'li.tile[data-check="ctl-three"] .state', 'li.tile[data-check="ctl-two"] .state', 'li.tile[data-check="ctl-one"] .state', "footer"]) {
+    for (const selector of ["header#banner .overall", "header#banner .attention", 'li.tile[data-check="ctl-three"] .state', 'li.tile[data-check="ctl-two"] .state', 'li.tile[data-check="ctl-one"] .state', "footer"]) {
       expect(await contrast(page, selector), selector).toBeGreaterThanOrEqual(4.5);
     }
     await expect(page.locator("footer a").count()).resolves.toBe(3);

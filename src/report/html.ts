@@ -91,13 +91,24 @@ function tile(item: CheckOutcome, now: Date, markup: BarMarkup): string {
 ${since ? `<p class="since">${since}</p>\n` : ""}${history ? `${bars(history, markup)}\n<p class="uptime">up ${percent(history.uptime_24h)} over 24 h · ${percent(history.uptime_7d)} over 7 days</p>\n` : ""}</li>`;
 }
 
+/** The banner names what is wrong, failures first: read across a room without looking for red tiles. */
+const ATTENTION_SHOWN = 8;
+function attentionLine(report: Report): string {
+  const items = report.sections.flatMap((s) => s.items);
+  const wrong = [...items.filter((i) => i.severity === "fail"), ...items.filter((i) => i.severity === "warn")];
+  if (wrong.length === 0) return "";
+  const named = wrong.slice(0, ATTENTION_SHOWN).map((i) => `${SYMBOLS[i.severity]} ${escape(i.name)}`);
+  const more = wrong.length > ATTENTION_SHOWN ? ` · +${wrong.length - ATTENTION_SHOWN} more` : "";
+  return `<p class="attention">${named.join(" · ")}${more}</p>\n`;
+}
+
 export function renderHtml(report: Report | null, options: PageOptions): string {
   const now = options.now ?? new Date();
   const overall = report?.overall ?? "none";
   const title = report ? `${SYMBOLS[report.overall]} ${report.identity.hostname} — hop3-health` : "hop3-health";
   const banner = report
     ? `<p class="overall"><span aria-hidden="true">${SYMBOLS[report.overall]}</span> ${escape(summaryText(report).replace(/^\S+ /, ""))}</p>
-<p class="identity">${escape(identityLine(report.identity))}</p>`
+${attentionLine(report)}<p class="identity">${escape(identityLine(report.identity))}</p>`
     : `<p class="overall">Waiting for the first check cycle</p>`;
   const markup = barMarkup(now);
   const sections = report
@@ -137,6 +148,7 @@ ${section.items.map((item) => tile(item, now, markup)).join("\n")}
   header { padding: .9rem 1.5rem; color: #ffffff; background: var(--muted); }
   header.ok { background: var(--okBg); } header.warn { background: var(--warnBg); } header.fail { background: var(--failBg); }
   .overall { font-size: 1.9rem; font-weight: 700; margin: 0; }
+  .attention { font-size: 1.35rem; font-weight: 600; margin: .25rem 0 0; }
   .identity { margin: .2rem 0 0; }
   main { padding: .5rem 1.5rem 1rem; }
   h2 { font-size: 1.15rem; margin: 1rem 0 .5rem; }
