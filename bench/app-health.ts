@@ -61,7 +61,7 @@ const small = makeRoot("crash").root;
 const port = await freePort();
 layoutApp(small, "crashy", port);
 const listen = await freePort();
-writeFileSync(path.join(small, "c.toml"), `hop3_root = "${small}"\nlisten = "127.0.0.1:${listen}"\ninterval = 30\nlog_level = "warn"\n`);
+writeFileSync(path.join(small, "c.toml"), `hop3_root = "${small}"\nstate_dir = "${small}.state"\nlisten = "127.0.0.1:${listen}"\ninterval = 30\nlog_level = "warn"\n`);
 const exporter = spawn(process.execPath, [CLI, "--config", path.join(small, "c.toml"), "serve"], { stdio: ["ignore", "ignore", "inherit"] });
 const severity = async (): Promise<number | undefined> => {
   try {

@@ -56,7 +56,7 @@ async function waitReady(url: string, child: ChildProcess, timeoutMs = 120_000):
 async function start(cli: string, root: string, extra = ""): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const config = path.join(root, `c-${port}.toml`);
-  const text = `hop3_root = "${root}"\nlisten = "127.0.0.1:${port}"\ninterval = 2\nlog_level = "error"\nevents = "${path.join(root, "events.jsonl")}"\n${extra}`;
+  const text = `hop3_root = "${root}"\nstate_dir = "${root}.state"\nlisten = "127.0.0.1:${port}"\ninterval = 2\nlog_level = "error"\nevents = "${path.join(root, "events.jsonl")}"\n${extra}`;
   const fd = openSync(config, "w");
   writeSync(fd, text);
   closeSync(fd);

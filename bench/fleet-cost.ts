@@ -63,7 +63,7 @@ async function startExporter(root: string, etc: string, hostname: string): Promi
   const config = path.join(root, `hop3-health-${hostname}.toml`);
   writeFileSync(
     config,
-    `hop3_root = "${root}"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\ninterval = ${SCRAPE_SECONDS}\nlog_level = "warn"\n` +
+    `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\ninterval = ${SCRAPE_SECONDS}\nlog_level = "warn"\n` +
       `[identity]\nhostname = "${hostname}"\nip = "10.0.3.7"\nversion = "0.5.0"\n`,
   );
   const child = spawn(process.execPath, [CLI, "--config", config, "serve"], { env: { ...process.env, NODE_OPTIONS: unitNodeOptions() }, stdio: ["ignore", "ignore", "inherit"] });

@@ -54,7 +54,7 @@ closeSync(emperorLog);
 
 const port = await freePort();
 const config = path.join(root, "hop3-health.toml");
-writeFileSync(config, `hop3_root = "${root}"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\nlog_level = "warn"\n`);
+writeFileSync(config, `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\nlog_level = "warn"\n`);
 const nodeOptions = process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions();
 // EXPORTER_NODE_ARGS: node's own flags for the exporter (--cpu-prof, say), which NODE_OPTIONS may not carry.
 const nodeArgs = process.env.EXPORTER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];

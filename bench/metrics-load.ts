@@ -65,7 +65,7 @@ async function startOurs(checks: number, slowSeconds: number): Promise<{ url: st
   const config = path.join(root, "hop3-health.toml");
   writeFileSync(
     config,
-    `hop3_root = "${root}"\nlisten = "127.0.0.1:${port}"\ninterval = 1\nlog_level = "warn"\nplugins = ["${pluginDir(checks, slowSeconds)}"]\n[checks.bench-slow]\ntimeout = ${slowSeconds + 2}\n`,
+    `hop3_root = "${root}"\nstate_dir = "${root}.state"\nlisten = "127.0.0.1:${port}"\ninterval = 1\nlog_level = "warn"\nplugins = ["${pluginDir(checks, slowSeconds)}"]\n[checks.bench-slow]\ntimeout = ${slowSeconds + 2}\n`,
   );
   // Run as deploy/hop3-health.service runs it (its NODE_OPTIONS), or as EXPORTER_NODE_OPTIONS says.
   const nodeOptions = process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions();
@@ -138,7 +138,7 @@ many.child.kill();
 
 // Memory: the cycle → record → scrape path, 1,000 times, in this process.
 const root = mkdtempSync(path.join(os.tmpdir(), "hop3-health-bench-rss-"));
-writeFileSync(path.join(root, "c.toml"), `hop3_root = "${root}"\nplugins = ["${pluginDir(100, 0)}"]\n`);
+writeFileSync(path.join(root, "c.toml"), `hop3_root = "${root}"\nstate_dir = "${root}.state"\nplugins = ["${pluginDir(100, 0)}"]\n`);
 const engine = await createEngine({ file: path.join(root, "c.toml"), env: {}, logLevel: "silent" });
 const state = new HealthState();
 const metrics = createMetrics(state, { intervalSeconds: 1, logger: engine.logger });

@@ -86,7 +86,7 @@ for (let i = 0; i < APPS; i++) {
   writeFileSync(path.join(dir, "hop3.toml"), '[healthcheck]\npath = "/health"\ncontains = "ready"\ninterval = 1\n');
   appTables.push(`[apps.app${i}]\nport = ${ports[i]}\n`);
 }
-writeFileSync(path.join(root, "c.toml"), `hop3_root = "${root}"\n${appTables.join("")}`);
+writeFileSync(path.join(root, "c.toml"), `hop3_root = "${root}"\nstate_dir = "${root}.state"\n${appTables.join("")}`);
 const engine = await createEngine({ file: path.join(root, "c.toml"), env: {}, logLevel: "silent" });
 const cycleMs: number[] = [];
 const cpuMs: number[] = [];

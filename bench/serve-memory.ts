@@ -29,7 +29,7 @@ for (const name of ["blog", "shop", "wiki"]) {
 }
 const port = await freePort();
 const config = path.join(root, "hop3-health.toml");
-writeFileSync(config, `hop3_root = "${root}"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\ninterval = 1\nlog_level = "warn"\n`);
+writeFileSync(config, `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\ninterval = 1\nlog_level = "warn"\n`);
 const exporter = spawn(process.execPath, [CLI, "--config", config, "serve"], {
   env: { ...process.env, NODE_OPTIONS: process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions() },
   stdio: ["ignore", "ignore", "inherit"],

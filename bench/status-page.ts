@@ -46,10 +46,11 @@ for (let i = 0; i < CHECKS; i += 10) {
     lines.push(JSON.stringify({ time: at(h - 0.5), kind: "transition", check: `bench-${i}`, from: "fail", to: "ok", message: "ok" }));
   }
 }
-writeFileSync(path.join(root, "hop3-health-events.jsonl"), `${lines.join("\n")}\n`);
+mkdirSync(`${root}.state`, { recursive: true, mode: 0o750 });
+writeFileSync(path.join(`${root}.state`, "events.jsonl"), `${lines.join("\n")}\n`);
 
 const port = await freePort();
-writeFileSync(path.join(root, "hop3-health.toml"), `hop3_root = "${root}"\nlisten = "127.0.0.1:${port}"\ninterval = 30\nlog_level = "warn"\nplugins = ["${plugin}"]\n`);
+writeFileSync(path.join(root, "hop3-health.toml"), `hop3_root = "${root}"\nstate_dir = "${root}.state"\nlisten = "127.0.0.1:${port}"\ninterval = 30\nlog_level = "warn"\nplugins = ["${plugin}"]\n`);
 const child = spawn(process.execPath, [CLI, "--config", path.join(root, "hop3-health.toml"), "serve"], { stdio: "ignore", env: { ...process.env, NODE_OPTIONS: process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions() } });
 process.on("exit", () => child.kill("SIGKILL"));
 const url = `http://127.0.0.1:${port}`;

@@ -68,6 +68,25 @@ An app is in maintenance by itself while its deploy probe runs.
     options: ["for", "reason"],
     positionals: 2,
   },
+  reload: {
+    usage: `Usage: hop3-health [--config FILE] reload
+
+Asks the running exporter to read its configuration again (as SIGHUP does), over its operator
+socket, and says whether it took it. Exit codes: 0 reloaded, 2 the new configuration was refused
+(the running one stays), 3 no exporter answered.
+`,
+    options: [],
+    positionals: 0,
+  },
+  heartbeats: {
+    usage: `Usage: hop3-health [--config FILE] heartbeats [ID]
+
+Each job's ping URL: the job reports in with an HTTP GET or POST on it (its secret is in the URL,
+so it needs no other credentials and cannot report for another job).
+`,
+    options: [],
+    positionals: 1,
+  },
   "check-config": {
     usage: `Usage: hop3-health check-config [FILE]
 
@@ -90,6 +109,8 @@ Commands:
                             the deploy-time startup probe of an app's health endpoint
   maintenance start CHECK --for DURATION [--reason TEXT] | list | end CHECK
                             maintenance windows: the check runs and shows, and does not page
+  heartbeats [ID]           each job's ping URL
+  reload                    make the running exporter read its configuration again
   check-config [FILE]       validate a config file and exit
 
   hop3-health <command> --help   a command's own usage
@@ -195,6 +216,14 @@ async function main(argv: string[]): Promise<CommandOutput> {
       const timeoutSeconds = positiveNumber(values.timeout, "timeout", false);
       const { probe } = await import("./commands/probe.js");
       return probe({ app, url: values.url, port, path: values.path, contains: values.contains, timeoutSeconds }, { config: values.config, dryRun: Boolean(values["dry-run"]) });
+    }
+    case "reload": {
+      const { reload } = await import("./commands/operator.js");
+      return reload({ config: values.config });
+    }
+    case "heartbeats": {
+      const { heartbeats } = await import("./commands/operator.js");
+      return heartbeats(rest[0], { config: values.config });
     }
     default: {
       const { serveUntilSignalled } = await import("./exporter/serve.js");

@@ -46,8 +46,8 @@ describe("alerting end to end", () => {
       config: `[apps.web]\nport = ${(appServer.address() as net.AddressInfo).port}\n[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:${brokenPort}/test"\ntimeout = 1\n[checks.nginx]\npidfile = "${root}/nginx.pid"\n[heartbeats.backups]\nevery = "1h"\n`,
     });
     stops.push(() => exporter.stop("SIGKILL"));
-    const probe = (): Promise<Response> =>
-      fetch(`${exporter.url}/api/v1/probes`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"app": "web"}' });
+    // Deploy probes that count are the operator's: asked over the operator socket, as `hop3-health probe` does.
+    const probe = (): Promise<{ status: number }> => exporter.operator("POST", "/api/v1/probes", { app: "web" });
     expect((await probe()).status).toBe(200);
 
     // Alertmanager with the example's routing, its receivers pointed here, its waits shortened.
@@ -96,7 +96,7 @@ scrape_configs:
 
     // Every dashboard query parses, runs and returns data. A second probe makes the probe counters move; a job reports in.
     expect((await probe()).status).toBe(200);
-    expect((await fetch(`${exporter.url}/api/v1/heartbeats/backups`, { method: "POST" })).status).toBe(200);
+    expect((await fetch(await exporter.pingUrl("backups"), { method: "POST" })).status).toBe(200);
     await eventually(async () => (await prometheus.query("hop3_heartbeat_last_timestamp_seconds")).length > 0, 20_000, "the beat to be scraped");
     await eventually(async () => (await prometheus.query('hop3_deploy_probe_total{result="success"}'))[0]?.value[1] === "2", 20_000, "the second probe to be scraped");
     const instances = (await (await fetch(`${prometheus.url}/api/v1/label/instance/values?match[]=hop3_server_info`)).json()) as { data: string[] };

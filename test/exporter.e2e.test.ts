@@ -314,9 +314,14 @@ describe("reload", () => {
 
     // A bad file: refused, said why, and the running configuration stays (the disk still warns).
     await writeFile(e.configFile, original.replace(/^interval = \d+$/m, 'interval = "soon"'));
-    const refused = await fetch(`${e.url}/-/reload`, { method: "POST" });
+    // `hop3-health reload` reads the file first: a bad one is said, and the exporter is not asked.
+    const checked = await runCli(["--config", e.configFile, "reload"]);
+    expect(checked.code).toBe(3);
+    expect(checked.stderr).toContain('interval: expected a number of seconds, got "soon"');
+    // Asked anyway (as SIGHUP would), over the operator socket, the exporter refuses it and says why.
+    const refused = await e.operator("POST", "/-/reload");
     expect(refused.status).toBe(500);
-    expect(((await refused.json()) as { error: string }).error).toBe(
+    expect((refused.body as { error: string }).error).toBe(
       `reload failed, the running configuration stays: config file ${e.configFile}: interval: expected a number of seconds, got "soon"`,
     );
     const after = await scrape();
@@ -327,8 +332,8 @@ describe("reload", () => {
 
     // Mended: back to the first thresholds, and the counters went on from where they were.
     await writeFile(e.configFile, original);
-    const mended = await fetch(`${e.url}/-/reload`, { method: "POST" });
-    expect(mended.status).toBe(200);
+    const mended = await runCli(["--config", e.configFile, "reload"]);
+    expect(mended).toMatchObject({ code: 0, stdout: `configuration reloaded from ${e.configFile}\n` });
     await eventually(async () => (await disk()) === 0, 15_000, "disk-usage ok again");
     const last = await scrape();
     expect(metricValue(last, "hop3_health_config_last_reload_successful")).toBe(1);

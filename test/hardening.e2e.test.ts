@@ -3,6 +3,7 @@
 
 import { execFileSync } from "node:child_process";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
+import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -149,15 +150,11 @@ describe("secrets", () => {
     processes.push(await startAppProcess(layout, "hd-secret", "web", "error"));
     const port = layout.apps.get("hd-secret")!.port!;
     const e = await exporter({ root: layout.root, interval: 30, config: `[apps.hd-secret]\nurl = "http://admin:Url-Pa55word@127.0.0.1:${port}"\n` });
-    const probe = await fetch(`${e.url}/api/v1/probes`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ app: "hd-secret", url: `http://ops:Probe-Pa55word@127.0.0.1:${port}/health`, timeout_seconds: 1 }),
-    });
+    const probe = await e.operator("POST", "/api/v1/probes", { app: "hd-secret", url: `http://ops:Probe-Pa55word@127.0.0.1:${port}/health`, timeout_seconds: 1 });
     expect(probe.status).toBe(422);
     await eventually(async () => (await text(`${e.url}/api/v1/events`)).includes('"kind":"probe"'), 10_000, "the probe event");
     const served = await text(`${e.url}/api/v1/events`);
-    const stored = await readFile(path.join(layout.root, "hop3-health-events.jsonl"), "utf8");
+    const stored = await readFile(path.join(e.stateDir, "events.jsonl"), "utf8");
     for (const secret of ["Url-Pa55word", "Probe-Pa55word"]) {
       expect(served).not.toContain(secret);
       expect(stored).not.toContain(secret);
@@ -239,10 +236,11 @@ export default { name: "flip", getHealthChecks: () => Array.from({ length: 20 },
     await eventually(async () => (await fetch(`${e.url}/-/healthy`)).ok, 10_000, "serving after the flood");
 
     // A probe whose client hangs up stops polling.
-    const controller = new AbortController();
-    void fetch(`${e.url}/api/v1/probes`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"app": "hd-left"}', signal: controller.signal }).catch(() => undefined);
+    const client = http.request({ socketPath: path.join(e.stateDir, "operator.sock"), method: "POST", path: "/api/v1/probes", headers: { "content-type": "application/json" } });
+    client.on("error", () => undefined);
+    client.end('{"app": "hd-left"}');
     await eventually(() => app.requests().length > 2, 10_000, "the probe to poll");
-    controller.abort();
+    client.destroy();
     await sleep(1000);
     const after = app.requests().length;
     await sleep(2000);

@@ -32,8 +32,24 @@ describe("heartbeats", () => {
     await eventually(async () => (await item("backups"))?.severity === "fail", 15_000, "backups never reported in");
     expect((await item("backups"))!.detail).toMatch(/^never reported in: no beat in the \ds since it was first watched \(expected every 2s, grace 1s\)$/);
 
-    // A plain GET, as curl in a crontab sends it: ok at once, not at the next cycle.
-    const beat = await fetch(`${e.url}/api/v1/heartbeats/backups`);
+    // Without its token, even from this host, a job's beat is refused: any tenant's app runs here.
+    const forged = await fetch(`${e.url}/api/v1/heartbeats/backups`, { method: "POST" });
+    expect(forged.status).toBe(403);
+    expect(((await forged.json()) as { error: string }).error).toMatch(/^heartbeats without the job's token need authority: on this host, the hop3-health command/);
+    // One job's token does not report for another.
+    const backups = await e.pingUrl("backups");
+    const queue = await e.pingUrl("queue");
+    const stolen = await fetch(`${e.url}/api/v1/heartbeats/queue/${backups.split("/").at(-1)!}`, { method: "POST" });
+    expect(stolen.status).toBe(403);
+    expect(((await stolen.json()) as { error: string }).error).toBe("wrong token for heartbeat queue: its ping URL is shown by hop3-health heartbeats");
+    // `hop3-health heartbeats` shows each job's ping URL.
+    const shown = await runCli(["--config", e.configFile, "heartbeats"]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toContain(`backups  ${backups}\n`);
+    expect(shown.stdout).toContain(`queue    ${queue}\n`);
+
+    // A plain GET on its ping URL, as curl in a crontab sends it: ok at once, not at the next cycle.
+    const beat = await fetch(backups);
     expect(beat.status).toBe(200);
     expect(await beat.json()).toMatchObject({ heartbeat: "backups", ok: true });
     await eventually(async () => (await item("backups"))?.severity === "ok", 5000, "backups ok after a beat");
@@ -46,16 +62,16 @@ describe("heartbeats", () => {
     expect((await item("backups"))!).toMatchObject({ reason: "late", detail: expect.stringMatching(/^late: last beat \ds ago \(expected every 2s, grace 1s\)$/) as unknown });
 
     // A failure reported by the job, with what it says (one line, bounded).
-    const failed = await fetch(`${e.url}/api/v1/heartbeats/backups?status=fail&message=${encodeURIComponent("pg_dump: disk full\nretrying")}`, { method: "POST" });
+    const failed = await fetch(`${backups}?status=fail&message=${encodeURIComponent("pg_dump: disk full\nretrying")}`, { method: "POST" });
     expect(failed.status).toBe(200);
     await eventually(async () => (await item("backups"))?.detail.startsWith("reported a failure"), 5000, "the failure shown");
     expect((await item("backups"))!).toMatchObject({ severity: "fail", detail: expect.stringMatching(/^reported a failure \ds ago: pg_dump: disk full retrying$/) as unknown });
 
     // Only configured ids, and only ok or fail.
-    const unknown = await fetch(`${e.url}/api/v1/heartbeats/backup`, { method: "POST" });
+    const unknown = await e.operator("POST", "/api/v1/heartbeats/backup");
     expect(unknown.status).toBe(404);
-    expect(((await unknown.json()) as { error: string }).error).toBe('no heartbeat "backup" is configured (configured: backups, queue)');
-    expect((await fetch(`${e.url}/api/v1/heartbeats/queue?status=maybe`, { method: "POST" })).status).toBe(400);
+    expect((unknown.body as { error: string }).error).toBe('no heartbeat "backup" is configured (configured: backups, queue)');
+    expect((await fetch(`${queue}?status=maybe`, { method: "POST" })).status).toBe(400);
 
     // A restart forgets no beat; a one-shot status reads the same file.
     expect(await e.stop()).toBe(0);
@@ -99,8 +115,11 @@ describe("maintenance windows", () => {
     await eventually(async () => (await maintained(again)) === 1, 15_000, "still in maintenance after a restart");
 
     // The API ends it; one opened for three seconds ends by itself.
-    const post = (body: unknown) => fetch(`${again.url}/api/v1/maintenance`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    expect(await (await post({ check: "disk-usage", end: true })).json()).toEqual({ check: "disk-usage", ended: true });
+    // Over HTTP with no basic auth, from this host too, a window is refused: it is the operator's.
+    const fromHttp = await fetch(`${again.url}/api/v1/maintenance`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ check: "disk-usage", end: true }) });
+    expect(fromHttp.status).toBe(403);
+    const post = (body: unknown) => again.operator("POST", "/api/v1/maintenance", body);
+    expect((await post({ check: "disk-usage", end: true })).body).toEqual({ check: "disk-usage", ended: true });
     await eventually(async () => (await maintained(again)) === 0, 15_000, "maintenance ended");
     expect((await post({ check: "disk-usag", for_seconds: 60 })).status).toBe(404);
     expect((await post({ check: "disk-usage" })).status).toBe(400);

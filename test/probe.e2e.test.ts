@@ -4,10 +4,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import http from "node:http";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import type net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import { isLoopback } from "../src/exporter/operator-api.js";
 import { readManifest } from "../src/hop3/manifest.js";
 import { runCli, tempDir } from "./helpers/cli.js";
 import { eventually, metricValue, startExporter, type RunningExporter } from "./helpers/exporter.js";
@@ -173,10 +173,17 @@ describe("POST /api/v1/probes", () => {
     const bad = await startApp("error");
     const root = await rootWithApp(MANIFEST, good.port);
     exporter = await startExporter({ root, interval: 30 });
+    // A probe that counts is the operator's: over the operator socket, as `hop3-health probe` asks.
     const post = async (body: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
-      const response = await fetch(`${exporter.url}/api/v1/probes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-      return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+      const answer = await exporter.operator("POST", "/api/v1/probes", body);
+      return { status: answer.status, json: answer.body as Record<string, unknown> };
     };
+    // Over HTTP with no basic auth, from this host too, it is refused; one that is not counted is only a question.
+    const overHttp = (body: unknown): Promise<Response> => fetch(`${exporter.url}/api/v1/probes`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const refused = await overHttp({ app: "web" });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/^deploy probes that are counted need authority/);
+    expect((await overHttp({ app: "web", record: false })).status).toBe(200);
 
     const ok = await post({ app: "web" });
     expect(ok.status).toBe(200);
@@ -194,9 +201,7 @@ describe("POST /api/v1/probes", () => {
     expect(notJson.status).toBe(400);
 
     // The CLI goes through the exporter, so its verdict is counted too.
-    const config = path.join(root, "cli.toml");
-    await writeFile(config, `hop3_root = "${root}"\nlisten = "127.0.0.1:${exporter.port}"\n`);
-    const viaCli = await runCli(["--config", config, "probe", "web"]);
+    const viaCli = await runCli(["--config", exporter.configFile, "probe", "web"]);
     expect(viaCli.code).toBe(0);
     expect(viaCli.stderr).toBe("");
 
@@ -215,13 +220,22 @@ describe("POST /api/v1/probes", () => {
     expect(exporter.logs().some((l) => l.includes('"level":"error"') && l.includes("did not respond to health checks within 1s"))).toBe(true);
   });
 
-  it("takes only loopback clients unless basic auth is on", () => {
-    expect(isLoopback("127.0.0.1")).toBe(true);
-    expect(isLoopback("::ffff:127.0.0.5")).toBe(true);
-    expect(isLoopback("::1")).toBe(true);
-    expect(isLoopback("192.0.2.10")).toBe(false);
-    expect(isLoopback("::ffff:10.0.0.1")).toBe(false);
-    expect(isLoopback(undefined)).toBe(false);
+  it("is not fooled by whatever answers on the exporter's port: the command asks over the operator socket", async () => {
+    // A tenant's fake exporter on the listen port, saying every probe succeeded.
+    const fake = http.createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify({ app: "web", result: "success", message: "'web' is up (fake)", duration_seconds: 0 }));
+    });
+    await new Promise<void>((resolve) => fake.listen(0, "127.0.0.1", () => resolve()));
+    const bad = await startApp("error");
+    const root = await rootWithApp(MANIFEST, bad.port);
+    const config = path.join(root, "cli.toml");
+    await writeFile(config, `hop3_root = "${root}"\nstate_dir = "${root}.state"\nlisten = "127.0.0.1:${(fake.address() as net.AddressInfo).port}"\n`);
+    const result = await runCli(["--config", config, "probe", "web", "--timeout", "1"]);
+    fake.close();
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("'web' did not respond to health checks within 1s (last: HTTP 500)\n");
+    expect(result.stderr).toBe("hop3-health: no hop3-health exporter answered on its operator socket: probed here, and the verdict was not recorded\n");
     exporter = { stop: () => Promise.resolve(0) } as unknown as RunningExporter;
   });
 });

@@ -48,7 +48,9 @@ beforeAll(async () => {
   const root = tempDir();
   await mkdir(path.join(root, "apps/web/src"), { recursive: true });
   await writeFile(path.join(root, "apps/web/src/hop3.toml"), '[healthcheck]\npath = "/health"\n');
-  await writeFile(path.join(root, "hop3-health-events.jsonl"), seededLog(Date.now()));
+  // The event log in the state directory the test exporter is given (beside the root).
+  await mkdir(`${root}.state`, { recursive: true, mode: 0o750 });
+  await writeFile(path.join(`${root}.state`, "events.jsonl"), seededLog(Date.now()));
   exporter = await startExporter({ root, config: `plugins = ["${plugin}"]\n[apps.web]\nport = ${(app.address() as net.AddressInfo).port}\n` });
   stops.push(() => exporter.stop("SIGKILL"));
   await eventually(async () => (await fetch(`${exporter.url}/-/ready`)).ok, 15_000, "the first cycle");

@@ -30,7 +30,9 @@ describe("hop3-health status", () => {
     ]
       .map((e) => JSON.stringify(e))
       .join("\n");
-    const file = path.join(root, "hop3-health-events.jsonl");
+    // In the state directory the test config names (beside the root).
+    await mkdir(`${root}.state`, { recursive: true });
+    const file = path.join(`${root}.state`, "events.jsonl");
     await writeFile(file, `${log}\n{"time": "torn`);
     const result = await runCli(["--config", configFile, "status", "--json"]);
     expect(result.code).toBe(0);

@@ -103,6 +103,8 @@ export const configSchema = z.strictObject({
   /** Connections open at once to one server (host:port) by the checks, whatever their number. */
   connections_per_server: z._default(wholeNumber().check(z.minimum(1)), DEFAULTS.connections_per_server),
   log_level: z._default(z.enum(["trace", "debug", "info", "warn", "error", "fatal", "silent"]), DEFAULTS.log_level),
+  /** Where serve keeps its event log, heartbeats, maintenance windows, locks and operator socket. */
+  state_dir: z.optional(nonEmpty()),
   events: z.optional(nonEmpty()),
   /** The event log is rotated past this size, keeping events_keep old files. */
   events_max_bytes: z._default(z.int().check(z.minimum(1024)), 10 * 1024 * 1024),
@@ -124,6 +126,8 @@ export const configSchema = z.strictObject({
         tls_cert_file: z.optional(nonEmpty()),
         tls_key_file: z.optional(nonEmpty()),
         basic_auth_users: z._default(bcryptUsers(), {}),
+        /** More names a browser may reach this exporter by (its hostname, localhost and IP addresses always work); `*.example.com` for any under it. */
+        hosts: z._default(z.array(nonEmpty()), []),
       })
       .check(
         z.refine((web) => (web.tls_cert_file === undefined) === (web.tls_key_file === undefined), {
@@ -131,7 +135,7 @@ export const configSchema = z.strictObject({
           path: ["tls_key_file"],
         }),
       ),
-    { basic_auth_users: {}, max_connections: 512 },
+    { basic_auth_users: {}, max_connections: 512, hosts: [] },
   ),
   checks: z._default(z.record(z.string(), z.record(z.string(), z.unknown(), { error: "expected a table" })), {}),
   /**
@@ -220,6 +224,7 @@ export const ENVIRONMENT: Record<string, readonly string[]> = {
   HOP3_HEALTH_INTERVAL: ["interval"],
   HOP3_HEALTH_TIMEOUT: ["timeout"],
   HOP3_HEALTH_EVENTS: ["events"],
+  HOP3_HEALTH_STATE_DIR: ["state_dir"],
   HOP3_HEALTH_PLUGINS: ["plugins"],
   HOP3_POSTGRES_URL: ["checks", "postgresql", "url"],
   HOP3_MYSQL_URL: ["checks", "mysql", "url"],

@@ -3,6 +3,7 @@
 
 import type { CheckSettings, HealthCheck, PluginContext, Severity } from "../health/model.js";
 import type { Cycle, Identity } from "../health/outcome.js";
+import { stateFile } from "./state-dir.js";
 import { makeRedactor, type Redactor } from "../health/redact.js";
 import { loadConfig, type LoadedConfig, type LoadOptions } from "../config/load.js";
 import type { Config } from "../config/schema.js";
@@ -14,7 +15,6 @@ import { createLogger, type Logger } from "../lib/logger.js";
 import { discoverChecks } from "./discovery.js";
 import { gatherIdentity } from "./identity.js";
 import { loadPlugins, type LoadedPlugin, type PluginFailure } from "./plugins.js";
-import path from "node:path";
 import { errorMessage } from "../lib/errors.js";
 import { HeartbeatStore } from "./heartbeats.js";
 import { MaintenanceStore, RecurringWindows, type Window } from "./maintenance.js";
@@ -82,9 +82,9 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     (keyPath) => loaded.originOf(keyPath),
   );
 
-  const heartbeats = new HeartbeatStore(path.join(path.dirname(eventsFileOf(config)), "hop3-health-heartbeats.json"), redact);
+  const heartbeats = new HeartbeatStore(stateFile(config, "heartbeats", options.env), redact);
   heartbeats.load(config.heartbeats);
-  const maintenance = new MaintenanceStore(path.join(path.dirname(eventsFileOf(config)), "hop3-health-maintenance.json"));
+  const maintenance = new MaintenanceStore(stateFile(config, "maintenance", options.env));
   const recurring = new RecurringWindows(config.maintenance);
   /** The check ids of the last discovery: what a recurring window's patterns are matched against. */
   let knownIds: string[] = [];
@@ -218,7 +218,7 @@ export function strayErrors(): number {
   return strayErrorCount;
 }
 
-/** The event log's file: `events`, else HOP3_ROOT/hop3-health-events.jsonl. The heartbeats file lives beside it. */
+/** The event log's file: `events`, else events.jsonl in the state directory. */
 export function eventsFileOf(config: Config): string {
-  return config.events ?? path.join(config.hop3_root, "hop3-health-events.jsonl");
+  return stateFile(config, "events");
 }

@@ -4,10 +4,21 @@
 // tail of the file is read, and the API answers from a bounded tail kept in memory. Everything is
 // redacted before it is written or kept.
 
-import { appendFile, open, rename, rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import { isSeverity, type Severity } from "../health/model.js";
 import { redactDeep, type Redactor } from "../health/redact.js";
 import type { Logger } from "../lib/logger.js";
+import { openForAppend, openForReading } from "./state-file.js";
+
+/** Appends to the log, never through a link and only to a regular file. */
+async function appendText(file: string, text: string): Promise<void> {
+  const handle = await openForAppend(file, 0o640);
+  try {
+    await handle.write(text);
+  } finally {
+    await handle.close();
+  }
+}
 
 export interface HealthEvent {
   time: string;
@@ -115,7 +126,7 @@ export class EventLog {
     if (!owned) return new Map(this.severities);
     // A torn last line has no newline: end it, so the next event starts on a line of its own.
     if (lines.length > 0 && lines.at(-1) !== "") {
-      await appendFile(this.file, "\n").then(
+      await appendText(this.file, "\n").then(
         () => (this.size += 1),
         () => undefined, // not writable: append() says so when it comes to it
       );
@@ -135,7 +146,7 @@ export class EventLog {
     this.writing = this.writing.then(async () => {
       if (!this.writable) return;
       try {
-        await appendFile(this.file, text, { mode: 0o640 });
+        await appendText(this.file, text);
         this.size += Buffer.byteLength(text);
         if (this.size > this.options.maxBytes) await this.rotate();
       } catch (error) {
@@ -191,14 +202,14 @@ export class EventLog {
       severities: Object.fromEntries(this.severities),
     };
     const text = `${JSON.stringify(snapshot)}\n`;
-    await appendFile(this.file, text, { mode: 0o640 });
+    await appendText(this.file, text);
     this.origin = { time: snapshot.time, severities: { ...snapshot.severities } };
     this.size = Buffer.byteLength(text);
   }
 
   /** The last lines of the file, at most maxBytes of them: a huge log is not read whole. */
   private async readTail(): Promise<{ lines: string[]; size: number; partial: boolean }> {
-    const handle = await open(this.file, "r");
+    const handle = await openForReading(this.file);
     try {
       const { size } = await handle.stat();
       const length = Math.min(size, this.options.maxBytes);

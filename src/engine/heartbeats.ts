@@ -4,11 +4,10 @@
 // and for a job on a cron schedule, the run by which its next beat is due (the first run after its
 // last beat, as healthchecks.io reckons it), kept with the schedule it was computed for.
 
-import { readFileSync } from "node:fs";
 import type { Beat, Beats, HeartbeatSetting } from "../health/model.js";
 import type { Redactor } from "../health/redact.js";
 import { calendar } from "./calendar.js";
-import { oneLineOf, writeJsonAtomic } from "./state-file.js";
+import { oneLineOf, readStateFile, writeJsonAtomic } from "./state-file.js";
 
 interface Due {
   /** The schedule and time zone it was computed for. */
@@ -61,8 +60,7 @@ export class HeartbeatStore implements Beats {
     // No job configured: no file to read (status runs often, and most servers have none).
     if (ids.length === 0) return;
     try {
-      const text = readFileSync(this.file, "utf8");
-      if (text.length > MAX_FILE) throw Object.assign(new Error("too large"), { code: "EFBIG" });
+      const text = readStateFile(this.file, MAX_FILE);
       const parsed = JSON.parse(text) as Partial<Saved>;
       this.saved = { beats: { ...parsed.beats }, watched: { ...parsed.watched }, due: { ...parsed.due } };
     } catch (error) {
@@ -121,6 +119,6 @@ export class HeartbeatStore implements Beats {
   }
 
   private save(): void {
-    writeJsonAtomic(this.file, this.saved, 0o640);
+    writeJsonAtomic(this.file, this.saved, 0o600);
   }
 }

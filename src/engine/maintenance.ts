@@ -4,9 +4,9 @@
 // restart and `hop3-health maintenance` can open one with or without a running exporter; they end
 // by themselves. The exporter reads the file again when it changes.
 
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { calendar, type Calendar } from "./calendar.js";
-import { oneLineOf, writeJsonAtomic } from "./state-file.js";
+import { oneLineOf, readStateFile, writeJsonAtomic } from "./state-file.js";
 
 export interface Window {
   check: string;
@@ -161,8 +161,7 @@ export class MaintenanceStore {
     }
     if (mtime === this.readMtime) return;
     try {
-      const text = readFileSync(this.file, "utf8");
-      const parsed = text.length > MAX_FILE ? {} : (JSON.parse(text) as { windows?: unknown });
+      const parsed = JSON.parse(readStateFile(this.file, MAX_FILE)) as { windows?: unknown };
       this.windows = Array.isArray(parsed.windows) ? (parsed.windows as Window[]).filter((w) => typeof w.check === "string" && typeof w.until === "string") : [];
       this.readMtime = mtime;
     } catch {
@@ -171,7 +170,7 @@ export class MaintenanceStore {
   }
 
   private save(): void {
-    writeJsonAtomic(this.file, { windows: this.windows }, 0o644);
+    writeJsonAtomic(this.file, { windows: this.windows }, 0o600);
     this.readMtime = statSync(this.file).mtimeMs;
   }
 }

@@ -1,37 +1,25 @@
 // What operators and their jobs ask of a running exporter: jobs reporting in
-// (/api/v1/heartbeats/<id>), maintenance windows (/api/v1/maintenance) and reloads (/-/reload).
-// Each is taken from this host only, unless basic auth is on (then from whoever passed it).
+// (/api/v1/heartbeats/<id>[/<token>]), maintenance windows (/api/v1/maintenance) and reloads
+// (/-/reload). Each is a write: it needs authority (authority.ts), or, for a job, its own token.
 
-import net from "node:net";
 import { Router, type Request, type Response } from "express";
 import * as z from "#zod";
 import type { Engine } from "../engine/engine.js";
+import type { HeartbeatTokens } from "../engine/heartbeat-tokens.js";
 import { MAX_WINDOW_SECONDS } from "../engine/maintenance.js";
 import { didYouMean } from "../lib/suggest.js";
+import { requireWrite, type WriteAuthority } from "./authority.js";
 import { jsonBody, route, sendJson, urlOf } from "./http.js";
 
 export interface OperatorApiOptions {
   /** The engine in use now (a reload replaces it). */
   engine: () => Engine;
-  authenticated: boolean;
+  authority: WriteAuthority;
+  /** The jobs' secrets. */
+  tokens: () => HeartbeatTokens;
   /** Runs some checks of one plugin now and publishes them. */
   recheck(plugin: string, ids: ReadonlySet<string>): Promise<void>;
   reload(): Promise<{ ok: boolean; message: string }>;
-}
-
-/** Whether an address is this host's loopback (IPv4, IPv6, or IPv4 mapped in IPv6). */
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const plain = address.startsWith("::ffff:") ? address.slice(7) : address;
-  if (net.isIPv4(plain)) return plain.startsWith("127.");
-  return plain === "::1";
-}
-
-/** Whether the request may act: from this host, or past basic auth. Answers 403 when not. */
-export function mayAct(req: Request, res: Response, authenticated: boolean, what: string): boolean {
-  if (authenticated || isLoopback(req.socket.remoteAddress)) return true;
-  sendJson(res, 403, { error: `${what} may only be requested from this host (or turn basic auth on)` });
-  return false;
 }
 
 const maintenanceBody = z
@@ -43,20 +31,27 @@ const maintenanceBody = z
   })
   .check(z.refine((b) => (b.end === true) !== (b.for_seconds !== undefined), { error: 'give for_seconds to open a window, or "end": true to end one' }));
 
-export function operatorRouter(options: OperatorApiOptions): Router {
-  const { authenticated } = options;
+/**
+ * A job reports in: POST (or, for curl in a crontab, GET) on its ping URL
+ * /api/v1/heartbeats/<id>/<token>, with ?status=fail&message=... for a failure; the operator may
+ * also report for it without the token (/api/v1/heartbeats/<id>, with authority). Only configured
+ * ids. Mounted before basic auth: the token is the job's credential.
+ */
+export function heartbeatRouter(options: OperatorApiOptions): Router {
   const app = Router();
-
-  // A job reports in: POST (or, for curl in a crontab, GET) /api/v1/heartbeats/<id>, with
-  // ?status=fail&message=... for a failure. Only configured ids.
   const beat = (req: Request, res: Response): void => {
-    if (!mayAct(req, res, authenticated, "heartbeats")) return;
+    const token = req.params.token;
+    if (token === undefined && !requireWrite(req, res, options.authority, "heartbeats without the job's token")) return;
     const engine = options.engine();
     const url = urlOf(req);
     const id = String(req.params.id);
     const configured = Object.keys(engine.config.heartbeats);
     if (!configured.includes(id)) {
       sendJson(res, 404, { error: `no heartbeat ${JSON.stringify(id)} is configured${configured.length > 0 ? ` (configured: ${configured.join(", ")})` : " ([heartbeats.<id>] in the config)"}` });
+      return;
+    }
+    if (token !== undefined && !options.tokens().verify(id, String(token))) {
+      sendJson(res, 403, { error: `wrong token for heartbeat ${id}: its ping URL is shown by hop3-health heartbeats` });
       return;
     }
     const status = url.searchParams.get("status") ?? "ok";
@@ -71,11 +66,18 @@ export function operatorRouter(options: OperatorApiOptions): Router {
     void options.recheck("heartbeats", new Set([`heartbeat:${id}`]));
   };
   route(app, "/api/v1/heartbeats/:id", { get: beat, post: beat });
+  route(app, "/api/v1/heartbeats/:id/:token", { get: beat, post: beat });
+  return app;
+}
+
+/** Maintenance windows and reloads. */
+export function operatorRouter(options: OperatorApiOptions): Router {
+  const app = Router();
 
   // Maintenance windows: GET lists the open ones; POST {"check", "for_seconds", "reason"} opens
   // one, {"check", "end": true} ends it.
   const openWindow = async (req: Request, res: Response): Promise<void> => {
-    if (!mayAct(req, res, authenticated, "maintenance windows")) return;
+    if (!requireWrite(req, res, options.authority, "maintenance windows")) return;
     const parsed = maintenanceBody.safeParse(req.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -106,7 +108,7 @@ export function operatorRouter(options: OperatorApiOptions): Router {
 
   route(app, "/-/reload", {
     post: async (req, res) => {
-      if (!mayAct(req, res, authenticated, "reloads")) return;
+      if (!requireWrite(req, res, options.authority, "reloads")) return;
       const { ok, message } = await options.reload();
       sendJson(res, ok ? 200 : 500, ok ? { status: "reloaded", message } : { error: message });
     },

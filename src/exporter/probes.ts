@@ -10,7 +10,7 @@ import type { EventLog } from "../engine/events.js";
 import { runProbe, type Verdict } from "../probe/probe.js";
 import { ProbeInputError, resolveProbeTarget, UnknownAppError } from "../probe/target.js";
 import type { Metrics } from "./metrics.js";
-import { mayAct } from "./operator-api.js";
+import { requireWrite, type WriteAuthority } from "./authority.js";
 import { Router, type RequestHandler } from "express";
 import { jsonBody, route, sendJson } from "./http.js";
 
@@ -32,7 +32,7 @@ export interface ProbeApiOptions {
   engine: () => Engine;
   metrics: Metrics;
   events: EventLog;
-  authenticated: boolean;
+  authority: WriteAuthority;
   /** Aborted when the exporter stops. */
   signal: AbortSignal;
 }
@@ -70,7 +70,6 @@ export function probeRouter(options: ProbeApiOptions): Router {
   let running = 0;
   const app = Router();
   const probe: RequestHandler = async (req, res) => {
-    if (!mayAct(req, res, options.authenticated, "deploy probes")) return;
     if (running >= MAX_PROBES) {
       sendJson(res, 429, { error: `${MAX_PROBES} probes are running already; try again when one has finished` }, { "retry-after": "5" });
       return;
@@ -83,6 +82,8 @@ export function probeRouter(options: ProbeApiOptions): Router {
       return;
     }
     const body = parsed.data;
+    // A probe that is counted (and logged) is a write; one that is not is only a question.
+    if (body.record && !requireWrite(req, res, options.authority, "deploy probes that are counted")) return;
     let target;
     try {
       target = await resolveProbeTarget(

@@ -9,6 +9,8 @@ import { ConfigError, errorMessage } from "../lib/errors.js";
 import { configSchema } from "../config/schema.js";
 import { buildReport, summaryText } from "../report/report.js";
 import { createEngine, eventsFileOf, type Engine } from "../engine/engine.js";
+import { HeartbeatTokens } from "../engine/heartbeat-tokens.js";
+import { prepareStateDir, stateFile } from "../engine/state-dir.js";
 import { EventLog, type HealthEvent } from "../engine/events.js";
 import { startAppWatch } from "../engine/reconcile.js";
 import { startSchedules } from "../engine/schedules.js";
@@ -18,10 +20,12 @@ import { parseListen } from "../lib/net.js";
 import express from "express";
 import { NOT_FOUND, reportRouter } from "./app.js";
 import { createBasicAuth, requireBasicAuth } from "./auth.js";
+import { hostGuard, sameOriginWrites, viaOperatorSocket } from "./authority.js";
+import { listenOnOperatorSocket, type OperatorSocket } from "./operator-socket.js";
 import { heapKeeper } from "./heap.js";
 import { finalHandlers } from "./http.js";
 import { createMetrics, type Metrics } from "./metrics.js";
-import { operatorRouter } from "./operator-api.js";
+import { heartbeatRouter, operatorRouter, type OperatorApiOptions } from "./operator-api.js";
 import { probeRouter, recordVerdict } from "./probes.js";
 import { systemdNotifier } from "./systemd.js";
 import { clientCertificateAccepted, readWebConfigFile, reloadTlsOnChange, serverTlsOptions, webSettingsOf } from "./web-config.js";
@@ -111,13 +115,16 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   if (listenProblem !== undefined) throw new ConfigError(`--web.listen-address ${JSON.stringify(listen)}: ${listenProblem}`);
   const listenOrigin = options.listenAddress !== undefined ? "--web.listen-address" : engine.loaded.originOf(["listen"]);
 
+  // What serve writes goes in its own directory, which no other user may write.
+  prepareStateDir(config, options.env);
+  const tokens = new HeartbeatTokens(stateFile(config, "tokens", options.env));
   const state = new HealthState();
   const events = new EventLog(eventsFileOf(config), engine.logger, {
     maxBytes: config.events_max_bytes,
     keep: config.events_keep,
     redact: engine.redact,
   });
-  keepHeartbeats(engine);
+  keepHeartbeats(engine, tokens);
   const known = await events.open();
   state.restore(known);
   engine.restoreSeverities(known);
@@ -163,6 +170,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   };
 
   let stopWatchingTls = (): void => undefined;
+  let operatorSocket: OperatorSocket | null = null;
   const notifier = systemdNotifier(options.env ?? process.env, engine.logger);
   let readySent = false;
   let running: Promise<void> | null = null;
@@ -257,7 +265,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       if (JSON.stringify(next.config.web) !== JSON.stringify(config.web)) kept.push("web");
       next.restoreSeverities(new Map([...state.outcomes].map(([id, o]) => [id, o.severity])));
       engine = next;
-      keepHeartbeats(engine);
+      keepHeartbeats(engine, tokens);
       // A deploy probe under way goes on, and records its verdict, by itself: a reload never waits out its window.
       await appWatch.stop({ waitForProbes: false });
       appWatch = watchApps();
@@ -309,6 +317,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       if (!settled) engine.logger.warn("a check cycle did not end within 5s of the stop; stopping without it");
       // The last events are written, unless the thread pool that writes them is stuck too.
       const flushed = await within(2000, events.append([]));
+      await operatorSocket?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -329,7 +338,18 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       next();
     });
   }
-  if (auth) app.use(requireBasicAuth(auth));
+  // A browser's request by a name this exporter does not answer to (DNS rebinding) is 421, and
+  // no browser writes for another site.
+  app.use(hostGuard(config.web.hosts, parseListen(listen).host), sameOriginWrites());
+  const authority = { basicAuth: auth !== null };
+  const operatorOptions: OperatorApiOptions = { engine: () => engine, authority, tokens: () => tokens, recheck, reload };
+  // A job's ping URL carries its own secret: it needs no basic auth.
+  app.use(heartbeatRouter(operatorOptions));
+  // The operator socket's file mode is its authentication.
+  if (auth) {
+    const basic = requireBasicAuth(auth);
+    app.use((req, res, next) => (viaOperatorSocket(req) ? next() : basic(req, res, next)));
+  }
   app.use(
     reportRouter({
       state,
@@ -340,8 +360,8 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       scheduled: () => engine.recurring.view(),
     }),
   );
-  app.use(probeRouter({ engine: () => engine, metrics, events, authenticated: auth !== null, signal: shutdown.signal }));
-  app.use(operatorRouter({ engine: () => engine, authenticated: auth !== null, recheck, reload }));
+  app.use(probeRouter({ engine: () => engine, metrics, events, authority, signal: shutdown.signal }));
+  app.use(operatorRouter(operatorOptions));
   app.use(...finalHandlers(NOT_FOUND));
   // Bounded for clients that connect and say nothing, or too many at once: a connection that sends
   // no request in time is closed, and past max_connections the oldest idle one makes room for
@@ -366,6 +386,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
     });
     server.listen(port, host, () => resolve());
   });
+  operatorSocket = await listenOnOperatorSocket(stateFile(config, "socket", options.env), app, engine.logger);
   // Listening first: /-/healthy answers at once, /-/ready says 503 until the first cycle is in.
   const address = exporter.address();
   const where = `${secure ? "https" : "http"}://${address.host.includes(":") ? `[${address.host}]` : address.host}:${address.port}/`;
@@ -382,13 +403,22 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   return exporter;
 }
 
-/** Writes the heartbeats file at start, so that "watched since" outlives a restart; a file it may not write is said once. */
-function keepHeartbeats(engine: Engine): void {
-  if (Object.keys(engine.config.heartbeats).length === 0) return;
+/**
+ * Writes the heartbeats file at start, so that "watched since" outlives a restart, and makes each
+ * job's token; a file it may not write is said once.
+ */
+function keepHeartbeats(engine: Engine, tokens: HeartbeatTokens): void {
+  const ids = Object.keys(engine.config.heartbeats);
+  if (ids.length === 0) return;
   try {
     engine.heartbeats.persist();
   } catch (error) {
     engine.logger.warn(`heartbeats file ${engine.heartbeats.file} cannot be written (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}): beats are kept in memory only`);
+  }
+  try {
+    tokens.load(ids, true);
+  } catch (error) {
+    engine.logger.warn(`heartbeat tokens file ${tokens.file} cannot be read or written (${(error as NodeJS.ErrnoException).code ?? errorMessage(error)}): jobs can report in only with the operator's authority`);
   }
 }
 

@@ -18,7 +18,9 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], env: Record<string, string> = {}, options: { uid?: number } = {}): Promise<CliResult> {
-  const cleanEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", TMPDIR: os.tmpdir(), ...env };
+  // A state directory of its own, unless a config file or the test names one (else, as root, every test would share /var/lib/hop3-health).
+  const named = args.includes("--config") || args.includes("-c") || env.HOP3_HEALTH_CONFIG !== undefined || env.HOP3_HEALTH_STATE_DIR !== undefined;
+  const cleanEnv: Record<string, string> = { PATH: process.env.PATH ?? "/usr/bin:/bin", LANG: "C.UTF-8", TMPDIR: os.tmpdir(), ...(named ? {} : { HOP3_HEALTH_STATE_DIR: tempDir("hop3-health-state-") }), ...env };
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -55,7 +57,7 @@ export async function makeHop3Root(extraConfig = ""): Promise<Hop3Root> {
     writeFile(
       configFile,
       // The extra config first, so its top-level keys stay outside the default tables after it.
-      `hop3_root = ${JSON.stringify(root)}\nhop3_etc_dir = ${JSON.stringify(path.join(root, "etc-hop3"))}\n${toml}\n${toml.includes("[identity]") ? "" : '[identity]\nhostname = "test-host"\nip = "203.0.113.7"\nversion = "0.5.0"\n'}${toml.includes("[checks.disk-usage]") ? "" : "[checks.disk-usage]\nwarn_percent = 99.98\nfail_percent = 99.99\n"}`,
+      `state_dir = ${JSON.stringify(`${root}.state`)}\nhop3_root = ${JSON.stringify(root)}\nhop3_etc_dir = ${JSON.stringify(path.join(root, "etc-hop3"))}\n${toml}\n${toml.includes("[identity]") ? "" : '[identity]\nhostname = "test-host"\nip = "203.0.113.7"\nversion = "0.5.0"\n'}${toml.includes("[checks.disk-usage]") ? "" : "[checks.disk-usage]\nwarn_percent = 99.98\nfail_percent = 99.99\n"}`,
     );
   await writeConfig(extraConfig);
   return { root, configFile, writeConfig };

@@ -2,7 +2,8 @@
 
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { CLI, makeHop3Folders, tempDir, testServerToml } from "./cli.js";
@@ -13,7 +14,13 @@ export interface RunningExporter {
   url: string;
   root: string;
   configFile: string;
+  /** Its state directory (event log, heartbeats, maintenance, tokens, operator socket). */
+  stateDir: string;
   process: ChildProcess;
+  /** A request over the operator socket, as the hop3-health commands make it: the operator's authority. */
+  operator(method: "GET" | "POST", path: string, body?: unknown, rawType?: string): Promise<{ status: number; body: unknown }>;
+  /** A job's ping URL (its token from the state directory). */
+  pingUrl(id: string): Promise<string>;
   /** Every log line so far. */
   logs(): string[];
   /** Sends SIGTERM; resolves with the exit code. */
@@ -45,9 +52,11 @@ export async function startExporter(options: ExporterOptions = {}): Promise<Runn
   if (!existsSync(path.join(root, "hop3-server.toml"))) await writeFile(path.join(root, "hop3-server.toml"), testServerToml('HOP3_SECRET_KEY = "test"'));
   const port = await closedPort();
   const configFile = path.join(root, `hop3-health-${port}.toml`);
+  // Its own state directory beside the root, unless the test names one.
+  const stateDir = /^state_dir = "([^"]*)"/m.exec(options.config ?? "")?.[1] ?? options.env?.HOP3_HEALTH_STATE_DIR ?? `${root}.state`;
   await writeFile(
     configFile,
-    `hop3_root = "${root}"\nhop3_etc_dir = "${path.join(root, "etc-hop3")}"\nlisten = "127.0.0.1:${port}"\ninterval = ${options.interval ?? 1}\nlog_level = "debug"\n${options.config ?? ""}\n` +
+    `${options.config?.includes("state_dir =") || options.env?.HOP3_HEALTH_STATE_DIR ? "" : `state_dir = "${stateDir}"\n`}hop3_root = "${root}"\nhop3_etc_dir = "${path.join(root, "etc-hop3")}"\nlisten = "127.0.0.1:${port}"\ninterval = ${options.interval ?? 1}\nlog_level = "debug"\n${options.config ?? ""}\n` +
       (options.config?.includes("[identity]") ? "" : '[identity]\nhostname = "exporter-test"\nip = "203.0.113.9"\nversion = "0.5.0"\n') +
       (options.config?.includes("[checks.disk-usage]") ? "" : "[checks.disk-usage]\nwarn_percent = 99.98\nfail_percent = 99.99\n"),
   );
@@ -75,7 +84,13 @@ export async function startExporter(options: ExporterOptions = {}): Promise<Runn
     url,
     root,
     configFile,
+    stateDir,
     process: child,
+    operator: (method, requestPath, body, rawType) => operatorRequest(path.join(stateDir, "operator.sock"), method, requestPath, body, rawType),
+    pingUrl: async (id) => {
+      const tokens = JSON.parse(await readFile(path.join(stateDir, "heartbeat-tokens.json"), "utf8")) as Record<string, string>;
+      return `${url}/api/v1/heartbeats/${id}/${tokens[id]}`;
+    },
     logs: () => [...lines, ...(buffered ? [buffered] : [])],
     stop: async (signal = "SIGTERM") => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
@@ -96,6 +111,28 @@ export async function startExporter(options: ExporterOptions = {}): Promise<Runn
     }
   }
   return exporter;
+}
+
+/** HTTP over a unix socket: what the hop3-health commands send to the operator socket. */
+export function operatorRequest(socketPath: string, method: "GET" | "POST", requestPath: string, body?: unknown, rawType?: string): Promise<{ status: number; body: unknown }> {
+  // With rawType, the body is a string sent as it is, with that content type.
+  const text = body === undefined ? "" : rawType !== undefined && typeof body === "string" ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath, method, path: requestPath, headers: body === undefined ? {} : { "content-type": rawType ?? "application/json" } }, (res) => {
+      let answer = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (answer += chunk));
+      res.on("end", () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(answer) as unknown });
+        } catch {
+          resolve({ status: res.statusCode ?? 0, body: answer });
+        }
+      });
+    });
+    req.on("error", reject);
+    req.end(text);
+  });
 }
 
 export function sleep(ms: number): Promise<void> {
