@@ -54,6 +54,16 @@ async function probeWritable(ctx: PluginContext, dir: string): Promise<Outcome> 
       await handle.close();
       await unlink(probe).catch(() => undefined);
     }
+    // Root writes anywhere: whether Hop3's user, who writes here, may too is what counts.
+    const me = currentUser();
+    if (me.uid === 0) {
+      const hop3Name = await hop3UserName(ctx.hop3Root);
+      const hop3 = hop3Name === me.name ? undefined : await lookupUser(hop3Name);
+      if (hop3 && !modeAllows(hop3, info)) {
+        const mode = (info.mode & 0o7777).toString(8).padStart(4, "0");
+        return result("fail", `not writable by ${hop3Name} (mode ${mode}, owner uid ${info.uid}); only root may write here (${dir})`, { runs_as: me.name, hop3_user: hop3Name, mode, owner_uid: info.uid, reason: "permission" });
+      }
+    }
     return result("ok", `writable (${dir})`);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? "";

@@ -159,8 +159,8 @@ describe("trial probes by hand", () => {
     const metrics = await (await fetch(`${e.url}/metrics`)).text();
     expect(metricValue(metrics, "hop3_deploy_probe_total", { app: "fh-trial", result: "failure" })).toBeUndefined();
     expect(metrics).not.toContain("no-such-app");
-    // A real deploy probe still counts.
-    expect((await post({ app: "fh-trial" })).status).toBe(422);
+    // A real deploy probe still counts: the operator's, over the operator socket.
+    expect((await e.operator("POST", "/api/v1/probes", { app: "fh-trial" })).status).toBe(422);
     expect(metricValue(await (await fetch(`${e.url}/metrics`)).text(), "hop3_deploy_probe_total", { app: "fh-trial", result: "failure" })).toBe(1);
   });
 });
@@ -238,7 +238,8 @@ describe("the systemd unit", () => {
     const stateDir = tempDir("hop3-state-");
     const bin = tempDir("hop3-bin-");
     await symlink(path.join(REPO, "dist/bin/hop3-health.js"), path.join(bin, "hop3-health"));
-    const env = Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, v.replaceAll(`/var/lib/${stateDirectory}`, stateDir)]));
+    // systemd says where it made the StateDirectory in $STATE_DIRECTORY.
+    const env = { ...Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, v.replaceAll(`/var/lib/${stateDirectory}`, stateDir)])), STATE_DIRECTORY: stateDir };
     const layout = await makeHop3Layout([]);
     const port = await closedPort();
     const [execStart] = setting("ExecStart");

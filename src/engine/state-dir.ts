@@ -1,7 +1,8 @@
 // The state directory: where serve keeps what it writes (event log, heartbeats, maintenance
 // windows, heartbeat tokens, the restart lock) and the operator socket. `state_dir` when set;
-// else /var/lib/hop3-health (systemd's StateDirectory=) when it is there or can be made; else
-// $XDG_STATE_HOME/hop3-health. Never inside HOP3_ROOT unless configured: the apps' owner can
+// else $STATE_DIRECTORY (what systemd's StateDirectory= made); else /var/lib/hop3-health when this
+// user may write it (or make it), or reach the exporter's socket in it (an operator in its group);
+// else $XDG_STATE_HOME/hop3-health. Never inside HOP3_ROOT unless configured: the apps' owner can
 // write there. Whoever may write into it may act as the operator, so serve refuses one that
 // another user can write.
 
@@ -24,9 +25,9 @@ export const STATE_FILES = {
   socket: "operator.sock",
 } as const;
 
-function writable(dir: string): boolean {
+function writable(file: string): boolean {
   try {
-    accessSync(dir, constants.W_OK);
+    accessSync(file, constants.W_OK);
     return true;
   } catch {
     return false;
@@ -36,13 +37,17 @@ function writable(dir: string): boolean {
 /** The state directory this configuration names or implies (nothing is created). */
 export function stateDirOf(config: Config, env: NodeJS.ProcessEnv = process.env): string {
   if (config.state_dir !== undefined) return path.resolve(config.state_dir);
+  const systemd = env.STATE_DIRECTORY?.split(":")[0];
+  if (systemd && path.isAbsolute(systemd)) return systemd;
   let system: ReturnType<typeof lstatSync> | undefined;
   try {
     system = lstatSync(SYSTEM_STATE_DIR);
   } catch {
     system = undefined;
   }
-  if (system?.isDirectory() || (system === undefined && writable(path.dirname(SYSTEM_STATE_DIR)))) return SYSTEM_STATE_DIR;
+  if (system === undefined ? writable(path.dirname(SYSTEM_STATE_DIR)) : system.isDirectory() && (writable(SYSTEM_STATE_DIR) || writable(path.join(SYSTEM_STATE_DIR, STATE_FILES.socket)))) {
+    return SYSTEM_STATE_DIR;
+  }
   const base = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(env.HOME ?? os.homedir(), ".local", "state");
   return path.join(base, "hop3-health");
 }

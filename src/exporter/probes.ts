@@ -82,8 +82,6 @@ export function probeRouter(options: ProbeApiOptions): Router {
       return;
     }
     const body = parsed.data;
-    // A probe that is counted (and logged) is a write; one that is not is only a question.
-    if (body.record && !requireWrite(req, res, options.authority, "deploy probes that are counted")) return;
     let target;
     try {
       target = await resolveProbeTarget(
@@ -97,6 +95,8 @@ export function probeRouter(options: ProbeApiOptions): Router {
       }
       throw error;
     }
+    // A probe that is counted (and logged) is a write; one that is not is only a question.
+    if (body.record && !requireWrite(req, res, options.authority, "deploy probes that are counted")) return;
     // The window may be long: the connection's idle timeout is lifted, and a client that goes
     // away takes its probe with it.
     req.socket.setTimeout(0);
