@@ -10,12 +10,14 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     NODE_OPTIONS="--max-semi-space-size=1 --expose-gc" \
     HOP3_ROOT=/home/hop3 \
-    HOP3_HEALTH_LISTEN=0.0.0.0:9483
+    HOP3_HEALTH_LISTEN=0.0.0.0:9483 \
+    HOP3_HEALTH_STATE_DIR=/var/lib/hop3-health
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-RUN mkdir -p /home/hop3/apps /home/hop3/events && chown -R node:node /home/hop3
+# Its state (event log, heartbeats, maintenance, job tokens, operator socket): the node user's alone.
+RUN mkdir -p /home/hop3/apps /var/lib/hop3-health && chown -R node:node /home/hop3 /var/lib/hop3-health && chmod 0750 /var/lib/hop3-health
 USER node
 EXPOSE 9483
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:9483/-/healthy').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
