@@ -87,6 +87,16 @@ so it needs no other credentials and cannot report for another job).
     options: [],
     positionals: 1,
   },
+  restarts: {
+    usage: `Usage: hop3-health [--config FILE] restarts reset APP
+
+Lets the restart policy act again on an app it gave up on (max_restarts within window), from a
+fresh backoff, as if the app had been healthy for the whole window. Asks the running exporter over
+its operator socket.
+`,
+    options: [],
+    positionals: 2,
+  },
   "check-config": {
     usage: `Usage: hop3-health check-config [FILE]
 
@@ -111,6 +121,7 @@ Commands:
                             maintenance windows: the check runs and shows, and does not page
   heartbeats [ID]           each job's ping URL
   reload                    make the running exporter read its configuration again
+  restarts reset APP        let the restart policy act again on an app it gave up on
   check-config [FILE]       validate a config file and exit
 
   hop3-health <command> --help   a command's own usage
@@ -220,6 +231,13 @@ async function main(argv: string[]): Promise<CommandOutput> {
     case "reload": {
       const { reload } = await import("./commands/operator.js");
       return reload({ config: values.config });
+    }
+    case "restarts": {
+      const [action, app] = rest;
+      if (action !== "reset") throw new UsageError(`restarts: ${action === undefined ? "reset?" : `unknown action "${action}"${didYouMean(action, ["reset"])}`}`, spec.usage);
+      if (app === undefined) throw new UsageError("restarts reset: which app?", spec.usage);
+      const { resetRestarts } = await import("./commands/operator.js");
+      return resetRestarts(app, { config: values.config });
     }
     case "heartbeats": {
       const { heartbeats } = await import("./commands/operator.js");

@@ -18,6 +18,17 @@ export async function reload(options: { config?: string }): Promise<CommandOutpu
   return { stdout: `${(answer.body as { message?: string }).message ?? "reloaded"}\n`, code: 0 };
 }
 
+/** `hop3-health restarts reset APP`: the restart policy acts again on the app. */
+export async function resetRestarts(app: string, options: { config?: string }): Promise<CommandOutput> {
+  const engine = await createEngine({ file: options.config, logLevel: "silent" });
+  const answer = await askExporter(engine.config, "POST", "/api/v1/restarts/reset", { app }, 30);
+  if (!answer) throw new InputError(`no exporter answered on its operator socket ${stateFile(engine.config, "socket")} (not running, or this user may not reach it)`);
+  if (answer.status !== 200) throw new InputError(errorOf(answer));
+  const body = answer.body as { reset: boolean; policy: string };
+  if (body.policy === "never") return { stdout: `${app} has no restart policy (never): nothing to reset\n`, code: 0 };
+  return { stdout: body.reset ? `restart policy of ${app} reset: it acts again from a fresh backoff\n` : `the restart policy had done nothing about ${app}: nothing to reset\n`, code: 0 };
+}
+
 /** `hop3-health heartbeats [ID]`: each job's ping URL, made the first time it is asked for when this user may write the tokens. */
 export async function heartbeats(id: string | undefined, options: { config?: string }): Promise<CommandOutput> {
   const engine = await createEngine({ file: options.config, logLevel: "silent" });

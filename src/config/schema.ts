@@ -47,6 +47,8 @@ const listenAddress = z
   );
 
 /** "24h", "30m", "1h30m" (as Prometheus writes durations). */
+const restartPolicy = z.enum(["never", "on-failure", "always"], { error: 'expected "never", "on-failure" or "always"' });
+
 const durationSetting = z.pipe(
   z.string(),
   z.transform((text, ctx): number => {
@@ -150,9 +152,34 @@ export const configSchema = z.strictObject({
         port: z.optional(z.int().check(z.minimum(1), z.maximum(65535))),
         url: z.optional(z.url({ protocol: /^https?$/, error: 'expected a URL such as "http://127.0.0.1:8000"' })),
         accept_status: z.optional(z.array(statusOrRange).check(z.minLength(1))),
+        /** This app's restart policy, over [restart] policy. */
+        restart: z.optional(restartPolicy),
       }),
     ),
     {},
+  ),
+  /**
+   * Restart policies (ADR 029): what hop3-health does about an app that fails. Nothing unless told
+   * (policy "never"); see engine/restarts.ts for what each policy does.
+   */
+  restart: z._default(
+    z
+      .strictObject({
+        policy: z._default(restartPolicy, "never"),
+        failures_before_restart: z._default(z.int().check(z.minimum(1), z.maximum(100)), 2),
+        backoff_initial: z._default(durationSetting, 10),
+        backoff_max: z._default(durationSetting, 300),
+        max_restarts: z._default(z.int().check(z.minimum(1), z.maximum(1000)), 5),
+        window: z._default(durationSetting, 3600),
+        command: z.optional(z.array(nonEmpty()).check(z.minLength(1))),
+        dry_run: z._default(z.boolean(), false),
+      })
+      .check(
+        z.refine((r) => r.backoff_initial >= 1, { error: "must be at least 1s", path: ["backoff_initial"] }),
+        z.refine((r) => r.backoff_max >= r.backoff_initial, { error: "must be at least backoff_initial", path: ["backoff_max"] }),
+        z.refine((r) => r.command === undefined || r.command[0]!.startsWith("/"), { error: 'the command is an argv list whose first item is an absolute path, such as ["/usr/local/bin/restart-app", "{app}"]', path: ["command"] }),
+      ),
+    { policy: "never", failures_before_restart: 2, backoff_initial: 10, backoff_max: 300, max_restarts: 5, window: 3600, dry_run: false },
   ),
   /** Seconds between two scans of the apps' vassals, processes and ports (0: no scan between cycles). */
   app_scan_interval: z._default(z.number({ error: "expected a number of seconds" }).check(z.minimum(0), z.maximum(MAX_SECONDS)), DEFAULTS.app_scan_interval),

@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import { SEVERITIES, severityValue, worstSeverity, type Measurement } from "../health/model.js";
 import { strayErrors } from "../engine/engine.js";
 import { respawnTotals } from "../engine/respawns.js";
+import type { RestartPolicies } from "../engine/restarts.js";
 import { abandonedChecks } from "../engine/runner.js";
 import type { HealthState } from "../engine/state.js";
 import type { Logger } from "../lib/logger.js";
@@ -52,7 +53,14 @@ export interface Metrics {
 
 export function createMetrics(
   state: HealthState,
-  options: { intervalSeconds: number; logger: Logger; tls?: boolean; maintenance?: () => ReadonlyMap<string, unknown> },
+  options: {
+    intervalSeconds: number;
+    logger: Logger;
+    tls?: boolean;
+    maintenance?: () => ReadonlyMap<string, unknown>;
+    /** What the restart policies did, by app. */
+    restarts?: () => ReturnType<RestartPolicies["series"]>;
+  },
 ): Metrics {
   let intervalSeconds = options.intervalSeconds;
   const registry = new Registry();
@@ -245,6 +253,36 @@ export function createMetrics(
     collect() {
       this.reset();
       for (const [app, total] of respawnTotals()) this.inc({ app }, total);
+    },
+  });
+  new Counter({
+    name: "hop3_app_restarts_total",
+    help: "Restarts the restart policy made of the app, by what came of each: recovered, failing (the next try followed) or gave_up.",
+    labelNames: ["app", "result"],
+    registers,
+    collect() {
+      this.reset();
+      for (const { app, totals } of options.restarts?.() ?? []) for (const [result, n] of Object.entries(totals)) this.inc({ app, result }, n);
+    },
+  });
+  new Gauge({
+    name: "hop3_app_restart_gave_up",
+    help: "1 once the restart policy gave up on the app (max_restarts within window), until it has been healthy for window or an operator reset it.",
+    labelNames: ["app"],
+    registers,
+    collect() {
+      this.reset();
+      for (const { app, gaveUp } of options.restarts?.() ?? []) this.set({ app }, gaveUp ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "hop3_app_restart_next_seconds",
+    help: "Seconds until the restart policy's next try for the app, as of the last check (absent when none is due).",
+    labelNames: ["app"],
+    registers,
+    collect() {
+      this.reset();
+      for (const { app, nextInSeconds } of options.restarts?.() ?? []) if (nextInSeconds !== undefined) this.set({ app }, nextInSeconds);
     },
   });
   const deployProbeDuration = new Histogram({

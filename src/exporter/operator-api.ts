@@ -6,6 +6,7 @@ import { Router, type Request, type Response } from "express";
 import * as z from "#zod";
 import type { Engine } from "../engine/engine.js";
 import type { HeartbeatTokens } from "../engine/heartbeat-tokens.js";
+import type { RestartPolicies } from "../engine/restarts.js";
 import { MAX_WINDOW_SECONDS } from "../engine/maintenance.js";
 import { didYouMean } from "../lib/suggest.js";
 import { requireWrite, type WriteAuthority } from "./authority.js";
@@ -20,6 +21,7 @@ export interface OperatorApiOptions {
   /** Runs some checks of one plugin now and publishes them. */
   recheck(plugin: string, ids: ReadonlySet<string>): Promise<void>;
   reload(): Promise<{ ok: boolean; message: string }>;
+  restarts: RestartPolicies;
 }
 
 const maintenanceBody = z
@@ -104,6 +106,23 @@ export function operatorRouter(options: OperatorApiOptions): Router {
   route(app, "/api/v1/maintenance", {
     get: (_req, res) => sendJson(res, 200, { windows: [...options.engine().maintenanceNow().values()], recurring: options.engine().recurring.view() }),
     post: [...jsonBody(16 * 1024), openWindow],
+  });
+
+  // `hop3-health restarts reset <app>`: the restart policy acts again on an app it gave up on.
+  route(app, "/api/v1/restarts/reset", {
+    post: [
+      ...jsonBody(4 * 1024),
+      (req: Request, res: Response) => {
+        if (!requireWrite(req, res, options.authority, "restart policy resets")) return;
+        const app = (req.body as { app?: unknown } | undefined)?.app;
+        if (typeof app !== "string" || app === "") {
+          sendJson(res, 400, { error: 'expected {"app": "<name>"}' });
+          return;
+        }
+        const reset = options.restarts.reset(app);
+        sendJson(res, 200, { app, reset, policy: options.restarts.policyOf(app) });
+      },
+    ],
   });
 
   route(app, "/-/reload", {

@@ -10,6 +10,8 @@ import { configSchema } from "../config/schema.js";
 import { buildReport, summaryText } from "../report/report.js";
 import { createEngine, eventsFileOf, type Engine } from "../engine/engine.js";
 import { HeartbeatTokens } from "../engine/heartbeat-tokens.js";
+import { RestartPolicies, takeRestartLock, type RestartOptions } from "../engine/restarts.js";
+import { listApps } from "../hop3/apps.js";
 import { prepareStateDir, stateFile } from "../engine/state-dir.js";
 import { EventLog, type HealthEvent } from "../engine/events.js";
 import { startAppWatch } from "../engine/reconcile.js";
@@ -128,7 +130,41 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   const known = await events.open();
   state.restore(known);
   engine.restoreSeverities(known);
-  const metrics = createMetrics(state, { intervalSeconds: config.interval, logger: engine.logger, tls: secure !== null, maintenance: () => engine.maintenanceNow() });
+  // Restart policies: only the exporter that holds the lock in the state directory acts.
+  let restartLock: ReturnType<typeof takeRestartLock> | undefined;
+  const restartOptions = (): RestartOptions => {
+    const { restart, apps, hop3_root } = engine.config;
+    const wanted = restart.policy !== "never" || Object.values(apps).some((a) => a.restart !== undefined && a.restart !== "never");
+    if (wanted && restartLock === undefined) {
+      try {
+        restartLock = takeRestartLock(stateFile(config, "lock", options.env));
+      } catch (error) {
+        restartLock = { held: false, holder: 0 };
+        engine.logger.error(`restart lock cannot be taken (${errorMessage(error)}): restart policies only observe`);
+      }
+      if (!restartLock.held && restartLock.holder > 0) {
+        engine.logger.warn(`another exporter (pid ${restartLock.holder}) holds the restart lock ${stateFile(config, "lock", options.env)}: this one only observes, and restarts nothing`);
+      }
+    }
+    return {
+      settings: restart,
+      perApp: (app) => engine.config.apps[app]?.restart,
+      hop3Root: hop3_root,
+      logger: engine.logger,
+      acts: restartLock?.held === true,
+      apps: () => listApps(engine.config.hop3_root),
+      record: (list) => void events.append(list).then(() => metrics.invalidate()),
+      recheck: (app) => void recheckApps([app]),
+    };
+  };
+  const restarts = new RestartPolicies(restartOptions());
+  const metrics = createMetrics(state, {
+    intervalSeconds: config.interval,
+    logger: engine.logger,
+    tls: secure !== null,
+    maintenance: () => engine.maintenanceNow(),
+    restarts: () => restarts.series(),
+  });
   // Who this server is, from the start: hop3_server_info and the boot time need no cycle.
   state.setIdentity(await engine.identity());
 
@@ -183,7 +219,9 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       const [result, identity] = await Promise.all([engine.runCycle(shutdown.signal), engine.identity()]);
       // A cycle cut short by shutdown says nothing about the checks: it is not recorded.
       if (shutdown.signal.aborted) return;
-      await publish(state.record(result, identity));
+      const transitions = state.record(result, identity);
+      await restarts.observe(result.outcomes, (check) => engine.maintenanceNow().has(check));
+      await publish(transitions);
       // systemd: ready once the first cycle is in, then alive after every cycle that completes.
       if (notifier) {
         const status = `${result.outcomes.length} checks: ${summaryText(buildReport(identity, result))}`;
@@ -206,7 +244,9 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       const checks = (await engine.discover(plugin)).filter((check) => ids.has(check.id));
       const result = await engine.run(checks, shutdown.signal);
       if (shutdown.signal.aborted) return;
-      await publish(state.recordSome(ids, result.outcomes, result.skipped));
+      const transitions = state.recordSome(ids, result.outcomes, result.skipped);
+      await restarts.observe(result.outcomes, (check) => engine.maintenanceNow().has(check));
+      await publish(transitions);
     }).catch((error: unknown) => engine.logger.error(`re-check of ${[...ids].join(", ")} failed: ${errorMessage(error)}`));
   const recheckApps = (apps: readonly string[]): Promise<void> => recheck("apps", new Set(apps.map((app) => `app:${app}`)));
 
@@ -266,6 +306,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       next.restoreSeverities(new Map([...state.outcomes].map(([id, o]) => [id, o.severity])));
       engine = next;
       keepHeartbeats(engine, tokens);
+      restarts.update(restartOptions());
       // A deploy probe under way goes on, and records its verdict, by itself: a reload never waits out its window.
       await appWatch.stop({ waitForProbes: false });
       appWatch = watchApps();
@@ -310,6 +351,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       notifier?.stopping();
       stopWatchingTls();
       schedules.stop();
+      restarts.stop();
       clearTimeout(timer);
       shutdown.abort();
       // Checks are aborted; a read stuck in the thread pool (a FIFO a plugin opened) is not waited out.
@@ -318,6 +360,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       // The last events are written, unless the thread pool that writes them is stuck too.
       const flushed = await within(2000, events.append([]));
       await operatorSocket?.close();
+      if (restartLock?.held) restartLock.release();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -342,7 +385,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   // no browser writes for another site.
   app.use(hostGuard(config.web.hosts, parseListen(listen).host), sameOriginWrites());
   const authority = { basicAuth: auth !== null };
-  const operatorOptions: OperatorApiOptions = { engine: () => engine, authority, tokens: () => tokens, recheck, reload };
+  const operatorOptions: OperatorApiOptions = { engine: () => engine, authority, tokens: () => tokens, recheck, reload, restarts };
   // A job's ping URL carries its own secret: it needs no basic auth.
   app.use(heartbeatRouter(operatorOptions));
   // The operator socket's file mode is its authentication.

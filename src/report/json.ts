@@ -31,6 +31,8 @@ export interface JsonReport {
       history?: CheckHistory;
       /** Apps: where Hop3 and uWSGI have it (running, stopped, deploying, crash_loop). */
       state?: string;
+      /** Apps under a restart policy: what it did (policy, restarts in its window, next try, whether it gave up). */
+      restarts?: Record<string, unknown>;
     }>;
   }>;
   /** The recurring maintenance windows, with their next start (only when some are configured). */
@@ -58,6 +60,7 @@ export function toJson(report: Report): JsonReport {
         ...(item.maintenance ? { maintenance: item.maintenance } : {}),
         ...(item.history ? { history: item.history } : {}),
         ...(item.check.startsWith("app:") && typeof item.details.state === "string" ? { state: item.details.state } : {}),
+        ...(item.check.startsWith("app:") && typeof item.details.restarts === "object" && item.details.restarts !== null ? { restarts: item.details.restarts as Record<string, unknown> } : {}),
       })),
     })),
     ...(report.scheduled ? { scheduled_maintenance: report.scheduled } : {}),
