@@ -45,6 +45,22 @@ export interface DeployState {
 /** Deploy probes started by the scan, by app; read by the app checks. */
 export const deploys = new Map<string, DeployState>();
 
+/** When the restart policy last touched each app's vassal files: that change is a restart, not a deploy. */
+const policyTouches = new Map<string, number>();
+
+/** Says that the restart policy is about to touch the app's vassal files (engine/restarts.ts). */
+export function noteRestartTouch(app: string): void {
+  policyTouches.set(app, Date.now());
+}
+
+/** Whether a change of signature is only the restart policy's touch: the same LIVE_ENV, vassals touched within a minute. */
+function touchedByPolicy(app: string, before: string, now: string): boolean {
+  const at = policyTouches.get(app);
+  if (at === undefined) return false;
+  policyTouches.delete(app);
+  return Date.now() - at < 60_000 && before.slice(0, before.lastIndexOf("|")) === now.slice(0, now.lastIndexOf("|"));
+}
+
 /**
  * The state each app was last seen in, by the scan or by its check in a cycle: the scan reacts
  * to a change from whatever was last published, not only from what it saw itself.
@@ -81,7 +97,8 @@ async function assess(runtime: AppRuntime, configured: AppSettings | undefined):
   if (runtime.listen.port === 0) return { state: "static", message: "static site (PORT=0): nginx serves its files" };
   const workers = runtime.vassals.map((v) => `${v.kind}.${v.ordinal}`).join(", ");
   if (runtime.vassals.length === 0) {
-    if (configured !== undefined) return { state: "unmanaged", message: "no vassal enabled; watched over HTTP as [apps] configures it" };
+    // Watched over HTTP only where [apps] says where (port or url): a table with only a restart policy or accepted statuses says nothing of that.
+    if (configured?.port !== undefined || configured?.url !== undefined) return { state: "unmanaged", message: "no vassal enabled; watched over HTTP as [apps] configures it" };
     // Older servers: a static site has a PORT nothing listens on and no vassal at all, only its nginx server block.
     if (!(await hasAvailableVassal(runtime.hop3Root, runtime.app)) && (await readNginxSite(runtime.hop3Root, runtime.app)) !== undefined) {
       return { state: "static", message: "static site: nginx serves its files" };
@@ -264,7 +281,7 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
         signatures.set(app, signature);
         // A respawn: a new LIVE_ENV or vassal set, with vassals enabled. Not at the first sight of an app.
         const deploying = deploys.get(app);
-        if (before !== undefined && before !== signature && runtime.vassals.length > 0 && !(deploying && deploying.verdict === undefined)) {
+        if (before !== undefined && before !== signature && runtime.vassals.length > 0 && !(deploying && deploying.verdict === undefined) && !touchedByPolicy(app, before, signature)) {
           const probe = deployProbe(app).finally(() => probes.delete(probe));
           probes.add(probe);
         }

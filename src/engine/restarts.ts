@@ -25,6 +25,7 @@ import type { CheckOutcome } from "../health/outcome.js";
 import type { Logger } from "../lib/logger.js";
 import { appOfVassalFile } from "../hop3/emperor.js";
 import type { HealthEvent } from "./events.js";
+import { noteRestartTouch } from "./reconcile.js";
 
 export type RestartPolicyName = "never" | "on-failure" | "always";
 export type RestartResult = "recovered" | "failing" | "gave_up";
@@ -348,7 +349,9 @@ export class RestartPolicies {
       action = await this.runCommand(app);
     } else {
       try {
-        const touched = touchVassals(this.options.hop3Root, app, await this.options.apps());
+        const apps = await this.options.apps();
+        noteRestartTouch(app);
+        const touched = touchVassals(this.options.hop3Root, app, apps);
         action = touched > 0 ? `touched ${plural(touched, "vassal file")} in uwsgi-enabled` : "no vassal file of the app to touch in uwsgi-enabled";
       } catch (error) {
         action = `uwsgi-enabled cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
