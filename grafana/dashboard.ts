@@ -284,6 +284,35 @@ export function buildDashboard(): Dashboard {
     }),
   );
 
+  // Restart policies: what they did per app, and the apps they gave up on.
+  panels.push(
+    panel("bargauge", "Restarts by policy in the time range", { x: 0, y: 61, w: 12, h: 6 }, {
+      description: "Restarts the restart policy made of each app, by what came of them: recovered, failing (the next try followed), gave_up.",
+      targets: [target(`sum by (app, result) (increase(hop3_app_restarts_total{${sel}}[$__range]))`, "{{app}} {{result}}", "A", true)],
+      options: { orientation: "horizontal", displayMode: "basic", showUnfilled: true, reduceOptions: { calcs: ["lastNotNull"], fields: "", values: false } },
+      fieldConfig: {
+        defaults: { decimals: 0, min: 0, color: { mode: FieldColorModeId.Fixed, fixedColor: "blue" } },
+        overrides: [
+          { matcher: { id: "byRegexp", options: ".* recovered" }, properties: [{ id: "color", value: { mode: FieldColorModeId.Fixed, fixedColor: GREEN } }] },
+          { matcher: { id: "byRegexp", options: ".* (failing|gave_up)" }, properties: [{ id: "color", value: { mode: FieldColorModeId.Fixed, fixedColor: RED } }] },
+        ],
+      },
+    }),
+    panel("stat", "Restart policy", { x: 12, y: 61, w: 12, h: 6 }, {
+      description: "Per app under a restart policy: trying (a next try is due), or gave up (hop3-health restarts reset <app> lets it act again).",
+      targets: [target(`hop3_app_restart_gave_up{${sel}} * 2 + on (job, instance, hop3_server, app) (count by (job, instance, hop3_server, app) (hop3_app_restart_next_seconds{${sel}}) or hop3_app_restart_gave_up{${sel}} * 0)`, "{{app}}", "A", true)],
+      options: statOptions() as unknown as Record<string, unknown>,
+      fieldConfig: {
+        defaults: {
+          mappings: [{ type: MappingType.ValueToText, options: { "0": { text: "✓ nothing to do", color: GREEN, index: 0 }, "1": { text: "⚠ restarting", color: YELLOW, index: 1 }, "2": { text: "✗ gave up", color: RED, index: 2 } } }],
+          color: { mode: FieldColorModeId.Thresholds },
+          thresholds: { mode: ThresholdsMode.Absolute, steps: [{ color: GREEN, value: null }, { color: YELLOW, value: 1 }, { color: RED, value: 2 }] },
+        },
+        overrides: [],
+      },
+    }),
+  );
+
   return dashboard({
     uid: "hop3-health",
     title: "Hop3 health",

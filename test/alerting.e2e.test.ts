@@ -43,7 +43,8 @@ describe("alerting end to end", () => {
       root,
       interval: 1,
       // This test process stands in for nginx, so that the Services section has a check too.
-      config: `[apps.web]\nport = ${(appServer.address() as net.AddressInfo).port}\n[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:${brokenPort}/test"\ntimeout = 1\n[checks.nginx]\npidfile = "${root}/nginx.pid"\n[heartbeats.backups]\nevery = "1h"\n`,
+      // Under a restart policy (it stays healthy: the policy's series are there, at zero).
+      config: `[apps.web]\nport = ${(appServer.address() as net.AddressInfo).port}\nrestart = "on-failure"\n[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:${brokenPort}/test"\ntimeout = 1\n[checks.nginx]\npidfile = "${root}/nginx.pid"\n[heartbeats.backups]\nevery = "1h"\n`,
     });
     stops.push(() => exporter.stop("SIGKILL"));
     // Deploy probes that count are the operator's: asked over the operator socket, as `hop3-health probe` does.
