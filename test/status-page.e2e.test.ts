@@ -185,7 +185,7 @@ describe("the status page in a browser", () => {
     expect(await fontSize(wall)).toBeGreaterThan((await fontSize(fullHd)) * 1.3);
     expect(await inPage<number>(wall, "document.documentElement.scrollWidth")).toBeLessThanOrEqual(3840);
     const firstRow = async (page: Page): Promise<number> => {
-      const tops = await boxes(page, "li.tile", "top");
+      const tops = await boxes(page, "details li.tile", "top");
       return tops.filter((top) => top === tops[0]).length;
     };
     expect(await firstRow(wall)).toBeGreaterThanOrEqual(5);
@@ -198,7 +198,9 @@ describe("the status page in a browser", () => {
     await writeFile(path.join(plugin, "three.severity"), "ok");
     await page.waitForFunction('document.querySelector("header#banner .overall")?.textContent === "⚠ 1 warning"', undefined, { timeout: 20_000 });
     expect(await inPage(page, "window.notReloaded")).toBe(true);
-    await expect(page.locator('li.tile[data-check="ctl-three"] .state').innerText()).resolves.toBe("✓ ok");
+    // Mended, it left the band of what needs attention for its section, folded on a wall.
+    await expect(page.locator('section.attention-band li.tile[data-check="ctl-three"]').count()).resolves.toBe(0);
+    await expect(page.locator('details li.tile[data-check="ctl-three"] .state').textContent()).resolves.toBe("✓ ok");
     // Nor later: a <meta> refresh, once parsed, reloads the page even if a script removes it.
     await page.waitForTimeout(6000);
     expect(await inPage(page, "window.notReloaded")).toBe(true);
@@ -217,4 +219,54 @@ describe("the status page in a browser", () => {
     expect(off.history!.uptime_7d).toBeCloseTo(158 / 168, 2);
     expect(off.history!.bars).toHaveLength(48);
   });
+
+  it("on a wall with 500 ok checks: what is wrong first, above the fold, in type read across a room; the ok ones are counts; uptime says over what time", async () => {
+    // 500 ok checks and two that are not, on an exporter started now (a day is not known yet).
+    const dir = tempDir("hop3-health-many-");
+    await writeFile(
+      path.join(dir, "many.mjs"),
+      `const check = (id, name, severity, message) => ({ id, name, section: "Backing services", isConfigured: () => true, check: async () => ({ name, passed: severity === "ok", severity, message }) });
+export default { name: "many", getHealthChecks: () => [
+  ...Array.from({ length: 500 }, (_, i) => check("many-" + i, "Service " + i, "ok", "answering")),
+  check("bad-db", "Orders database", "fail", "connection refused at 10.0.3.9:5432"),
+  check("slow-queue", "Mail queue", "warn", "backlog of 1,204 jobs"),
+] };
+`,
+    );
+    const wall = await startExporter({ config: `plugins = ["${dir}"]\n` });
+    stops.push(() => wall.stop("SIGKILL"));
+    await eventually(async () => (await fetch(`${wall.url}/-/ready`)).ok, 20_000, "the first cycle");
+    const context = await browser.newContext({ viewport: { width: 1920, height: 1080 } });
+    stops.push(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${wall.url}/?kiosk=1&theme=dark`);
+    // The banner names the failure first; the band of what is wrong is above the fold, failures first.
+    await expect(page.locator("header#banner .attention").innerText()).resolves.toBe("✗ Orders database · ⚠ Mail queue");
+    const band = page.locator("section.attention-band");
+    const box = (await band.boundingBox())!;
+    expect(box.y + box.height).toBeLessThanOrEqual(1080);
+    await expect(band.locator("li.tile").evaluateAll((tiles) => tiles.map((t) => t.getAttribute("data-check")))).resolves.toEqual(["bad-db", "slow-queue"]);
+    // Type for a wall: a banner of at least 64 px, tile text of at least 24 px.
+    const px = (selector: string): Promise<number> => inPage(page, `parseFloat(getComputedStyle(document.querySelector(${JSON.stringify(selector)})).fontSize)`);
+    expect(await px("header#banner .overall")).toBeGreaterThanOrEqual(64);
+    for (const selector of ['li.tile[data-check="bad-db"] .detail', 'li.tile[data-check="bad-db"] h3', 'li.tile[data-check="bad-db"] .uptime']) expect(await px(selector), selector).toBeGreaterThanOrEqual(24);
+    // The 500 ok ones are a count that expands, not 500 tiles to scroll past.
+    const section = page.locator("section", { has: page.locator("h2", { hasText: "Backing services" }) }).last();
+    await expect(section.locator("h2 .counts").innerText()).resolves.toBe("500 ✓ 1 ⚠ 1 ✗");
+    await expect(section.locator("details").getAttribute("open")).resolves.toBeNull();
+    await expect(section.locator("li.tile").first().isVisible()).resolves.toBe(false);
+    const all = ((await (await fetch(`${wall.url}/status`)).json()) as { sections: Array<{ items: unknown[] }> }).sections.reduce((n, s) => n + s.items.length, 0);
+    await expect(page.locator("li.tile").count()).resolves.toBe(all);
+    // Uptime over what was observed: minutes, not "over 24 h".
+    await expect(page.locator('li.tile[data-check="bad-db"] .uptime').innerText()).resolves.toMatch(/^up 0\.0 % since \d\d:\d\d UTC$/);
+    await page.screenshot({ path: path.join(ARTIFACTS, "kiosk-1920x1080-500-checks.png") });
+    // On a desk, the folded section opens with a click.
+    const desk = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    stops.push(() => desk.close());
+    const deskPage = await desk.newPage();
+    await deskPage.goto(`${wall.url}/`);
+    const summary = deskPage.locator("summary", { hasText: "Backing services" });
+    await summary.click();
+    await expect(deskPage.locator('li.tile[data-check="many-0"]').isVisible()).resolves.toBe(true);
+  }, 60_000);
 });

@@ -13,8 +13,9 @@
 // command (an argv list, no shell, "{app}" replaced). The next one waits `backoff_initial`,
 // doubling up to `backoff_max`; at most `max_restarts` in `window`, then the policy gives up on the
 // app (reason gave_up) until it has been healthy for `window` or an operator says
-// `hop3-health restarts reset <app>`. A restart's outcome is judged when its delay has passed:
-// recovered, still failing (the next try follows), or gave up. Once the app has stayed healthy for
+// `hop3-health restarts reset <app>`. A restart's outcome is judged: recovered as soon as the app
+// answers well (a few seconds after the restart), still failing when its delay has passed (the
+// next try follows), or gave up at the cap. Once the app has stayed healthy for
 // `backoff_max`, the backoff starts over.
 
 import { execFile } from "node:child_process";
@@ -56,6 +57,9 @@ interface AppRestarts {
   healthySince?: number;
   totals: Record<RestartResult, number>;
 }
+
+/** A healthy answer this long after a restart is the restarted app's, not the old process's. */
+const SETTLE_MS = 3000;
 
 /** Reasons a restart does not mend: the app's own configuration, or what hop3-health may read. */
 const NOT_MENDED = new Set(["config", "permission", "gave_up"]);
@@ -271,7 +275,8 @@ export class RestartPolicies {
       if (outcome.severity === "ok") {
         s.failures = 0;
         s.healthySince ??= now;
-        if (s.pending && now >= s.pending.judgeAt) this.judge(app, s, "recovered", outcome, now);
+        // Healthy after a restart (once the Emperor had a moment to reload it): recovered, without waiting out the delay.
+        if (s.pending && now - s.pending.at >= Math.min(s.pending.judgeAt - s.pending.at, SETTLE_MS)) this.judge(app, s, "recovered", outcome, now);
         if (now - s.healthySince >= settings.backoff_max * 1000) s.delay = settings.backoff_initial;
         if (s.gaveUp && now - s.healthySince >= settings.window * 1000) {
           s.gaveUp = undefined;
@@ -294,6 +299,8 @@ export class RestartPolicies {
         const capped = this.within(s, now).length >= settings.max_restarts;
         this.judge(app, s, capped ? "gave_up" : "failing", outcome, now);
       }
+      // Not failing long enough yet: looked at again after backoff_initial, not only at the next cycle.
+      if (!s.gaveUp && s.failures < settings.failures_before_restart) this.wake(app, now + settings.backoff_initial * 1000);
       if (!s.gaveUp && s.failures >= settings.failures_before_restart) {
         if (this.within(s, now).length >= settings.max_restarts) {
           this.giveUp(app, s, outcome, now);

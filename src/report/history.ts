@@ -22,6 +22,8 @@ export interface CheckHistory {
   uptime_7d: number | null;
   /** The last 24 hours, oldest first, one per half hour. */
   bars: Bar[];
+  /** Since when the log knows the check (ISO): uptime over a day is over less than that before a day has passed. */
+  observed_since: string | null;
 }
 
 export interface HistorySource {
@@ -123,7 +125,8 @@ function historyOf(known: Array<{ time: number; severity: Severity }>, maintenan
     }
   }
   const bars: Bar[] = worst.map((severity, i) => severity ?? (seen[i] ? "maintenance" : null));
-  return { since, uptime_24h: uptime(DAY), uptime_7d: uptime(7 * DAY), bars };
+  const first = spans[0];
+  return { since, uptime_24h: uptime(DAY), uptime_7d: uptime(7 * DAY), bars, observed_since: first ? new Date(first.start).toISOString() : null };
 }
 
 /** "3h 12m", "2d 4h", "45s": how long a state has lasted, in its two largest units. */

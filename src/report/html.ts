@@ -81,6 +81,25 @@ function bars(history: CheckHistory, markup: BarMarkup): string {
   return `<div class="bars" role="img" aria-label="Last 24 hours, by half hour: ${summary}">${html}</div>`;
 }
 
+/** "10:02 UTC" today, "Mon 10:02 UTC" within the week. */
+function clock(iso: string, now: Date): string {
+  const at = new Date(iso);
+  const time = `${iso.slice(11, 16)} UTC`;
+  return now.getTime() - at.getTime() < 86_400_000 && at.getUTCDate() === now.getUTCDate() ? time : `${at.toUTCString().slice(0, 3)} ${time}`;
+}
+
+/**
+ * Uptime as far as it was observed: "up 99.2 % since 10:02 UTC" until a day is known, then "over
+ * 24 h", and the week's figure once a week is known ("since Mon 10:02 UTC" before).
+ */
+function uptimeLine(history: CheckHistory, now: Date): string {
+  const observed = history.observed_since === null ? 0 : now.getTime() - Date.parse(history.observed_since);
+  const since = history.observed_since === null ? "" : clock(history.observed_since, now);
+  if (observed < 86_400_000) return `up ${percent(history.uptime_24h)} since ${since}`;
+  const week = observed < 7 * 86_400_000 ? `since ${since}` : "over 7 days";
+  return `up ${percent(history.uptime_24h)} over 24 h · ${percent(history.uptime_7d)} ${week}`;
+}
+
 function tile(item: CheckOutcome, now: Date, markup: BarMarkup): string {
   const history = item.history;
   const since = history?.since ? `${WORDS[item.severity]} for ${lasted(now.getTime() - Date.parse(history.since))}` : "";
@@ -88,8 +107,11 @@ function tile(item: CheckOutcome, now: Date, markup: BarMarkup): string {
 <p class="state"><span aria-hidden="true">${SYMBOLS[item.severity]}</span> ${WORDS[item.severity]}</p>
 <h3>${escape(item.name)}</h3>
 <p class="detail">${escape(item.detail + afterDetail(item))}</p>
-${since ? `<p class="since">${since}</p>\n` : ""}${history ? `${bars(history, markup)}\n<p class="uptime">up ${percent(history.uptime_24h)} over 24 h · ${percent(history.uptime_7d)} over 7 days</p>\n` : ""}</li>`;
+${since ? `<p class="since">${since}</p>\n` : ""}${history ? `${bars(history, markup)}\n<p class="uptime">${uptimeLine(history, now)}</p>\n` : ""}</li>`;
 }
+
+/** Ok tiles shown unfolded on a desk up to this many; past it (and on a wall), each section is its count until opened. */
+const FOLD_ABOVE = 40;
 
 /** The banner names what is wrong, failures first: read across a room without looking for red tiles. */
 const ATTENTION_SHOWN = 8;
@@ -111,25 +133,46 @@ export function renderHtml(report: Report | null, options: PageOptions): string 
 ${attentionLine(report)}<p class="identity">${escape(identityLine(report.identity))}</p>`
     : `<p class="overall">Waiting for the first check cycle</p>`;
   const markup = barMarkup(now);
-  const sections = report
-    ? report.sections
-        .map((section, i) => {
-          const counts = (["ok", "warn", "fail"] as const).map((s) => [s, section.items.filter((item) => item.severity === s).length] as const).filter(([, n]) => n > 0);
-          return `<section aria-labelledby="section-${i}">
-<h2 id="section-${i}">${escape(section.title)} <span class="counts">${counts.map(([s, n]) => `${n} ${SYMBOLS[s]}`).join(" ")}</span></h2>
+  const items = report ? report.sections.flatMap((s) => s.items) : [];
+  const wrong = [...items.filter((i) => i.severity === "fail"), ...items.filter((i) => i.severity === "warn")];
+  // What is wrong first, in a band of its own; then each section's ok tiles, folded into its count
+  // (open on a desk while there are few; on a wall, or with many, the counts alone).
+  const okCount = items.length - wrong.length;
+  const unfold = !options.kiosk && okCount <= FOLD_ABOVE;
+  const band =
+    wrong.length > 0
+      ? `<section class="attention-band" aria-labelledby="attention">
+<h2 id="attention">Needs attention <span class="counts">${wrong.length}</span></h2>
 <ul class="tiles">
-${section.items.map((item) => tile(item, now, markup)).join("\n")}
+${wrong.map((item) => tile(item, now, markup)).join("\n")}
 </ul>
+</section>
+`
+      : "";
+  const sections = report
+    ? band +
+        (report.sections
+          .map((section, i) => {
+            const counts = (["ok", "warn", "fail"] as const).map((s) => [s, section.items.filter((item) => item.severity === s).length] as const).filter(([, n]) => n > 0);
+            const ok = section.items.filter((item) => item.severity === "ok");
+            const heading = `${escape(section.title)} <span class="counts">${counts.map(([s, n]) => `${n} ${SYMBOLS[s]}`).join(" ")}</span>`;
+            return `<section aria-labelledby="section-${i}">
+<details${unfold ? " open" : ""}><summary><h2 id="section-${i}">${heading}</h2></summary>
+<ul class="tiles">
+${ok.map((item) => tile(item, now, markup)).join("\n")}
+</ul>
+</details>
 </section>`;
-        })
-        .join("\n") || "<p>No checks are configured on this server.</p>"
+          })
+          .join("\n") || "<p>No checks are configured on this server.</p>")
     : "<p>The first check cycle has not finished yet. This page refreshes by itself.</p>";
   const ago = report ? Math.max(0, Math.round((now.getTime() - report.generatedAt.getTime()) / 1000)) : 0;
   const meta = report
     ? `Last check cycle finished <time datetime="${report.generatedAt.toISOString()}">${report.generatedAt.toISOString().slice(0, 19).replace("T", " ")} UTC</time> (${ago}s ago); refreshes every ${options.refreshSeconds}s.` +
       (options.kiosk ? "" : ` Also as <a href="status">JSON</a>, <a href="status?format=text">text</a> and <a href="metrics">metrics</a>.`)
     : "";
-  const themeClass = options.theme === "auto" ? "" : ` class="${options.theme}"`;
+  const classes = [...(options.theme === "auto" ? [] : [options.theme]), ...(options.kiosk ? ["kiosk"] : [])];
+  const themeClass = classes.length > 0 ? ` class="${classes.join(" ")}"` : "";
   return `<!doctype html>
 <html lang="en"${themeClass} data-refresh="${options.refreshSeconds}">
 <head>
@@ -153,6 +196,14 @@ ${section.items.map((item) => tile(item, now, markup)).join("\n")}
   main { padding: .5rem 1.5rem 1rem; }
   h2 { font-size: 1.15rem; margin: 1rem 0 .5rem; }
   h2 .counts { font-weight: 400; color: var(--muted); margin-left: .5rem; }
+  summary { cursor: pointer; list-style-position: outside; } summary h2 { display: inline; } details { margin: 1rem 0 .5rem; }
+  details > .tiles { margin-top: .5rem; }
+  .attention-band h2 { color: var(--fail); }
+  /* On a wall (kiosk): read from across a room. At 1920 px wide, 24 px text and a 64 px banner. */
+  :root.kiosk { font-size: clamp(24px, 1.25vw, 48px); }
+  .kiosk .overall { font-size: 2.7rem; } .kiosk .attention { font-size: 1.6rem; }
+  .kiosk .detail, .kiosk .since, .kiosk .uptime { font-size: 1rem; }
+  .kiosk .tiles { grid-template-columns: repeat(auto-fill, minmax(min(100%, 22rem), 1fr)); }
   .tiles { list-style: none; margin: 0; padding: 0; display: grid; gap: .75rem; grid-template-columns: repeat(auto-fill, minmax(min(100%, 19rem), 1fr)); }
   .tile { background: var(--tile); border: 1px solid var(--line); border-left: .45rem solid var(--muted); border-radius: .4rem; padding: .55rem .8rem; min-width: 0; }
   .tile.ok { border-left-color: var(--ok); } .tile.warn { border-left-color: var(--warn); } .tile.fail { border-left-color: var(--fail); }
