@@ -17,7 +17,8 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Its state (event log, heartbeats, maintenance, job tokens, operator socket): the node user's alone.
-RUN mkdir -p /home/hop3/apps /var/lib/hop3-health && chown -R node:node /home/hop3 /var/lib/hop3-health && chmod 0750 /var/lib/hop3-health
+# A Hop3 server's folders (as Hop3's installer makes them), so that a demo starts green.
+RUN mkdir -p /home/hop3/apps /home/hop3/nginx /home/hop3/uwsgi-available /home/hop3/uwsgi-enabled /var/lib/hop3-health && chown -R node:node /home/hop3 /var/lib/hop3-health && chmod 0750 /var/lib/hop3-health
 USER node
 EXPOSE 9483
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:9483/-/healthy').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"

@@ -2,14 +2,14 @@
 // checked with the real tools: promtool, amtool, docker-compose.
 
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { buildDashboard, dashboardJson } from "../grafana/dashboard.js";
 import { buildFleetDashboard, SERVER_LINK } from "../grafana/fleet.js";
-import { REPO, tempDir } from "./helpers/cli.js";
+import { REPO, runCli, tempDir, type JsonReport } from "./helpers/cli.js";
 
 function run(command: string, args: string[], cwd = REPO): Promise<{ code: number; output: string; stdout: string }> {
   return new Promise((resolve) => {
@@ -188,6 +188,22 @@ describe("docker-compose.yml", () => {
     expect(compose.services.prometheus?.volumes).toContain("./alerts/hop3-health.rules.yml:/etc/prometheus/rules/hop3-health.rules.yml:ro");
     expect(compose.services.alertmanager?.volumes).toContain("./alerts/alertmanager.example.yml:/etc/alertmanager/alertmanager.yml:ro");
     expect(compose.services.grafana?.volumes).toContain("./grafana/dashboards:/var/lib/grafana/dashboards:ro");
+  });
+
+  it("starts green: the exporter's own checks on the image's HOP3_ROOT pass before anything is broken", async () => {
+    // The image's HOP3_ROOT, as the Dockerfile makes it, with the demo's hop3-server.toml mounted
+    // in; the backing services are the demo's own containers, left out here.
+    const dockerfile = readFileSync(path.join(REPO, "Dockerfile"), "utf8");
+    const dirs = [...(/RUN mkdir -p ([^&\n]+)/.exec(dockerfile)?.[1] ?? "").matchAll(/\/home\/hop3\/(\S+)/g)].map((m) => m[1]!);
+    expect(dirs).toEqual(expect.arrayContaining(["apps", "nginx", "uwsgi-available", "uwsgi-enabled"]));
+    const root = tempDir("hop3-compose-demo-");
+    for (const dir of dirs) mkdirSync(path.join(root, dir), { recursive: true });
+    copyFileSync(path.join(REPO, "deploy/compose/hop3-server.toml"), path.join(root, "hop3-server.toml"));
+    const result = await runCli(["status", "--json"], { HOP3_ROOT: root, HOP3_ETC_DIR: path.join(root, "etc-hop3") });
+    const report = JSON.parse(result.stdout) as JsonReport;
+    const notOk = report.sections.flatMap((s) => s.items).filter((i) => i.severity !== "ok");
+    expect(notOk.map((i) => `${i.check}: ${i.detail}`)).toEqual([]);
+    expect(result.code).toBe(0);
   });
 });
 
