@@ -73,9 +73,11 @@ describe("check history", () => {
     expect(disk.uptime_7d).toBe(1);
     expect(disk.bars.slice(0, 24)).toEqual(Array(24).fill(null));
     expect(disk.bars.slice(24)).toEqual(Array(24).fill("ok"));
+    // Observed for 12 hours: the page says "since", not "over 24 h".
+    expect(disk.observed_since).toBe(at(12));
     // A check the log has never seen: no figures rather than made-up ones.
     const fresh = histories({ events: [], origin, trimmed: false }, new Map([["redis", "fail"]]), NOW).get("redis")!;
-    expect(fresh).toEqual({ since: null, uptime_24h: null, uptime_7d: null, bars: Array(48).fill(null) });
+    expect(fresh).toEqual({ since: null, uptime_24h: null, uptime_7d: null, bars: Array(48).fill(null), observed_since: null });
   });
 
   it("where older events were dropped, knows a check's state before its first kept change from then on", () => {

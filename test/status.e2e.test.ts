@@ -43,7 +43,7 @@ describe("hop3-health status", () => {
     expect(disk.history?.bars.filter((b) => b === "fail").length).toBeGreaterThanOrEqual(12);
     expect(disk.history?.bars.filter((b) => b === "fail").length).toBeLessThanOrEqual(13);
     // A check the log never saw: no figures made up.
-    expect(items(JSON.parse(result.stdout) as JsonReport)["hop3-user"]?.history).toEqual({ since: null, uptime_24h: null, uptime_7d: null, bars: Array(48).fill(null) });
+    expect(items(JSON.parse(result.stdout) as JsonReport)["hop3-user"]?.history).toEqual({ since: null, uptime_24h: null, uptime_7d: null, bars: Array(48).fill(null), observed_since: null });
     expect(await readFile(file, "utf8")).toBe(`${log}\n{"time": "torn`);
     // Without --json, the log is not read: the text report is as ever.
     expect((await runCli(["--config", configFile, "status"])).stdout).not.toContain("uptime");

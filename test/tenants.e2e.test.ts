@@ -214,3 +214,34 @@ describe("the state directory", () => {
     expect(await e.stop("SIGTERM")).toBe(0);
   }, 40_000);
 });
+
+describe("the process table", () => {
+  it("full of 1.8 MB command lines (any local user can make them) costs a bounded read each: no check times out, nothing fails falsely", async () => {
+    const layout = await makeHop3Layout([{ name: "tn-proc", manifest: '[healthcheck]\npath = "/health"\n', workers: { web: 1 } }]);
+    processes.push(await startAppProcess(layout, "tn-proc", "web", "healthy"));
+    const e = await exporter({ root: layout.root, interval: 1 });
+    await eventually(async () => metricValue(await text(`${e.url}/metrics`), "hop3_health_severity", { check: "app:tn-proc" }) === 0, 20_000, "the app ok");
+    const notOk = async (): Promise<string[]> =>
+      ((await (await fetch(`${e.url}/status`)).json()) as { sections: Array<{ items: Array<{ check: string; severity: string; detail: string }> }> }).sections
+        .flatMap((s) => s.items)
+        .filter((i) => i.severity !== "ok")
+        .map((i) => `${i.check}: ${i.detail}`);
+    // What this machine says of itself before (a layout whose hop3 user and MySQL password it does not have).
+    const before = await notOk();
+    const argument = "x".repeat(120 * 1024);
+    const flood = Array.from({ length: 100 }, () => spawn("/bin/sh", ["-c", "sleep 60; :", "flood", ...Array.from({ length: 15 }, () => argument)], { stdio: "ignore", env: {} }));
+    try {
+      await sleep(1000);
+      expect((await readFile(`/proc/${flood[0]!.pid}/cmdline`)).length).toBeGreaterThan(1_800_000);
+      const cycle = metricValue(await text(`${e.url}/metrics`), "hop3_health_last_cycle_timestamp_seconds")!;
+      await eventually(async () => metricValue(await text(`${e.url}/metrics`), "hop3_health_last_cycle_timestamp_seconds")! >= cycle + 3, 20_000, "three cycles with the flood");
+      const during = await notOk();
+      expect(during).toEqual(before);
+      expect(during.join("\n")).not.toMatch(/timed out/);
+      expect(metricValue(await text(`${e.url}/metrics`), "hop3_health_severity", { check: "app:tn-proc" })).toBe(0);
+      expect(metricValue(await text(`${e.url}/metrics`), "process_resident_memory_bytes")!).toBeLessThan(150 * 1024 * 1024);
+    } finally {
+      for (const child of flood) child.kill("SIGKILL");
+    }
+  }, 60_000);
+});
