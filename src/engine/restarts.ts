@@ -20,6 +20,8 @@
 
 import { execFile } from "node:child_process";
 import { closeSync, constants, fstatSync, futimesSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { readProcFileSync } from "../hop3/processes.js";
+import { readStateFile } from "./state-file.js";
 import path from "node:path";
 import type { Config } from "../config/schema.js";
 import type { CheckOutcome } from "../health/outcome.js";
@@ -121,26 +123,14 @@ export function takeRestartLock(file: string): { held: true; release(): void } |
     }
     let holder = NaN;
     try {
-      const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-      const buffer = Buffer.alloc(32);
-      try {
-        holder = Number(buffer.subarray(0, fstatSync(fd).isFile() ? readFileSync(fd).copy(buffer) : 0).toString().trim());
-      } finally {
-        closeSync(fd);
-      }
+      holder = Number(readStateFile(file, 64).trim());
     } catch {
       holder = NaN;
     }
-    let alive = false;
-    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid) {
-      try {
-        process.kill(holder, 0);
-        alive = true;
-      } catch (error) {
-        alive = (error as NodeJS.ErrnoException).code === "EPERM";
-      }
+    // Held by a live hop3-health (not by whatever process took the pid since, after a reboot say).
+    if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && (readProcFileSync(`/proc/${holder}/cmdline`, 4096) ?? "").includes("hop3-health")) {
+      return { held: false, holder };
     }
-    if (alive) return { held: false, holder };
     // Left by an exporter that is gone: taken over.
     unlinkSync(file);
   }
