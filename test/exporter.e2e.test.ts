@@ -482,6 +482,35 @@ describe("protection", () => {
     expect(e.logs().some((l) => l.includes("TLS certificate or key changed on disk"))).toBe(true);
   });
 
+  it("takes a write (a reload) from a client with a verified certificate, with no basic auth", async () => {
+    const dir = tempDir();
+    const serverCa = await makeAuthority("Server CA");
+    const clientCa = await makeAuthority("Client CA");
+    const serverCert = await makeCertificate({ domain: "localhost", notAfterDays: 30, issuer: serverCa });
+    const client = await makeCertificate({ domain: "ops", notAfterDays: 30, issuer: clientCa });
+    await writeFile(path.join(dir, "tls.crt"), serverCert.pem);
+    await writeFile(path.join(dir, "tls.key"), serverCert.keyPem);
+    await writeFile(path.join(dir, "clients.pem"), clientCa.cert.toString("pem"));
+    await writeFile(path.join(dir, "web.yml"), "tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\n  client_auth_type: VerifyClientCertIfGiven\n  client_ca_file: clients.pem\n");
+    const port = await closedPort();
+    await exporter({ scheme: "https", waitHealthy: false, args: ["--web.config.file", path.join(dir, "web.yml"), "--web.listen-address", `127.0.0.1:${port}`] });
+    const reload = (identity: { pem: string; keyPem: string } | null): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const request = https.request(
+          { host: "127.0.0.1", port, method: "POST", path: "/-/reload", ca: serverCa.cert.toString("pem"), servername: "localhost", agent: false, ...(identity ? { cert: identity.pem, key: identity.keyPem } : {}) },
+          (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          },
+        );
+        request.on("error", reject);
+        request.end();
+      });
+    // Without a certificate the session is allowed (reads stay open), the write is not.
+    expect(await eventually(() => reload(null).catch(() => undefined), 20_000, "https")).toBe(403);
+    expect(await reload(client)).toBe(200);
+  });
+
   it("refuses a bad web config file at start, naming the file and key, and never the value of a secret", async () => {
     const dir = tempDir();
     const file = path.join(dir, "web.yml");

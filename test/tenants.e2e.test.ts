@@ -149,6 +149,12 @@ fetch("${e.url}/api/v1/heartbeats/backups", { method: "POST", mode: "no-cors", c
     expect((await raw(`${e.url}/metrics`, "GET", { host: "hop3-1.example.com:9483", "user-agent": "Prometheus/2.42.0", authorization: credentials })).status).toBe(200);
     // With credentials, a write from a program (no browser's Origin) is the operator's.
     expect((await fetch(`${e.url}/-/reload`, { method: "POST", headers: { authorization: credentials } })).status).toBe(200);
+    // A beat without the job's token needs the operator's credentials (basic auth is on); the ping URL needs none, even as a form's post.
+    expect((await fetch(`${e.url}/api/v1/heartbeats/backups`, { method: "POST" })).status).toBe(401);
+    expect((await fetch(`${e.url}/api/v1/heartbeats/backups`, { method: "POST", headers: { authorization: credentials } })).status).toBe(200);
+    const ping = await e.pingUrl("backups");
+    expect((await fetch(ping, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "done=1" })).status).toBe(200);
+    expect((await fetch(`${e.url}/api/v1/heartbeats/backups/not-its-token`, { method: "POST" })).status).toBe(403);
   }, 60_000);
 });
 

@@ -3,6 +3,7 @@
 
 import { createHash } from "node:crypto";
 import type { RequestHandler } from "express";
+import { markAuthenticated } from "./authority.js";
 import { send } from "./http.js";
 
 export interface BasicAuth {
@@ -93,6 +94,7 @@ export function createBasicAuth(users: Record<string, string>): BasicAuth | null
 export function requireBasicAuth(auth: BasicAuth): RequestHandler {
   return async (req, res, next) => {
     if (await auth.check(req.headers.authorization, req.socket.remoteAddress)) {
+      markAuthenticated(req);
       next();
       return;
     }

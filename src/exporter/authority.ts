@@ -25,21 +25,23 @@ export function viaOperatorSocket(req: Request): boolean {
   return operatorSockets.has(req.socket);
 }
 
-export interface WriteAuthority {
-  /** Basic auth is on (every HTTP request that got this far passed it). */
-  basicAuth: boolean;
+/** Requests whose credentials basic auth verified. */
+const authenticated = new WeakSet<Request>();
+
+export function markAuthenticated(req: Request): void {
+  authenticated.add(req);
 }
 
 /** Whether the request may write: over the operator socket, past basic auth, or with a verified client certificate. */
-export function mayWrite(req: Request, authority: WriteAuthority): boolean {
-  if (viaOperatorSocket(req) || authority.basicAuth) return true;
+export function mayWrite(req: Request): boolean {
+  if (viaOperatorSocket(req) || authenticated.has(req)) return true;
   if (!(req.socket instanceof TLSSocket)) return false;
   return req.socket.authorized && Object.keys(req.socket.getPeerCertificate()).length > 0;
 }
 
 /** Answers 403 and returns false when the request may not write `what`. */
-export function requireWrite(req: Request, res: Response, authority: WriteAuthority, what: string): boolean {
-  if (mayWrite(req, authority)) return true;
+export function requireWrite(req: Request, res: Response, what: string): boolean {
+  if (mayWrite(req)) return true;
   sendJson(res, 403, {
     error: `${what} need authority: on this host, the hop3-health command (it speaks over the operator socket in the state directory); over HTTP, basic auth or a client certificate ([web] in the config, or --web.config.file)`,
   });

@@ -9,13 +9,12 @@ import type { HeartbeatTokens } from "../engine/heartbeat-tokens.js";
 import type { RestartPolicies } from "../engine/restarts.js";
 import { MAX_WINDOW_SECONDS } from "../engine/maintenance.js";
 import { didYouMean } from "../lib/suggest.js";
-import { requireWrite, type WriteAuthority } from "./authority.js";
+import { requireWrite } from "./authority.js";
 import { jsonBody, route, sendJson, urlOf } from "./http.js";
 
 export interface OperatorApiOptions {
   /** The engine in use now (a reload replaces it). */
   engine: () => Engine;
-  authority: WriteAuthority;
   /** The jobs' secrets. */
   tokens: () => HeartbeatTokens;
   /** Runs some checks of one plugin now and publishes them. */
@@ -36,14 +35,12 @@ const maintenanceBody = z
 /**
  * A job reports in: POST (or, for curl in a crontab, GET) on its ping URL
  * /api/v1/heartbeats/<id>/<token>, with ?status=fail&message=... for a failure; the operator may
- * also report for it without the token (/api/v1/heartbeats/<id>, with authority). Only configured
- * ids. Mounted before basic auth: the token is the job's credential.
+ * also report for it without the token (/api/v1/heartbeats/<id>, with authority). Only configured ids.
  */
-export function heartbeatRouter(options: OperatorApiOptions): Router {
-  const app = Router();
-  const beat = (req: Request, res: Response): void => {
+function beatHandler(options: OperatorApiOptions): (req: Request, res: Response) => void {
+  return (req, res) => {
     const token = req.params.token;
-    if (token === undefined && !requireWrite(req, res, options.authority, "heartbeats without the job's token")) return;
+    if (token === undefined && !requireWrite(req, res, "heartbeats without the job's token")) return;
     const engine = options.engine();
     const url = urlOf(req);
     const id = String(req.params.id);
@@ -67,7 +64,12 @@ export function heartbeatRouter(options: OperatorApiOptions): Router {
     // Seen at once, not at the next cycle.
     void options.recheck("heartbeats", new Set([`heartbeat:${id}`]));
   };
-  route(app, "/api/v1/heartbeats/:id", { get: beat, post: beat });
+}
+
+/** The jobs' ping URLs: mounted before basic auth and the browser guard, the token being the job's whole credential. */
+export function heartbeatRouter(options: OperatorApiOptions): Router {
+  const app = Router();
+  const beat = beatHandler(options);
   route(app, "/api/v1/heartbeats/:id/:token", { get: beat, post: beat });
   return app;
 }
@@ -75,11 +77,14 @@ export function heartbeatRouter(options: OperatorApiOptions): Router {
 /** Maintenance windows and reloads. */
 export function operatorRouter(options: OperatorApiOptions): Router {
   const app = Router();
+  // A beat without the job's token: the operator's, with authority.
+  const beat = beatHandler(options);
+  route(app, "/api/v1/heartbeats/:id", { get: beat, post: beat });
 
   // Maintenance windows: GET lists the open ones; POST {"check", "for_seconds", "reason"} opens
   // one, {"check", "end": true} ends it.
   const openWindow = async (req: Request, res: Response): Promise<void> => {
-    if (!requireWrite(req, res, options.authority, "maintenance windows")) return;
+    if (!requireWrite(req, res, "maintenance windows")) return;
     const parsed = maintenanceBody.safeParse(req.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -113,7 +118,7 @@ export function operatorRouter(options: OperatorApiOptions): Router {
     post: [
       ...jsonBody(4 * 1024),
       (req: Request, res: Response) => {
-        if (!requireWrite(req, res, options.authority, "restart policy resets")) return;
+        if (!requireWrite(req, res, "restart policy resets")) return;
         const app = (req.body as { app?: unknown } | undefined)?.app;
         if (typeof app !== "string" || app === "") {
           sendJson(res, 400, { error: 'expected {"app": "<name>"}' });
@@ -127,7 +132,7 @@ export function operatorRouter(options: OperatorApiOptions): Router {
 
   route(app, "/-/reload", {
     post: async (req, res) => {
-      if (!requireWrite(req, res, options.authority, "reloads")) return;
+      if (!requireWrite(req, res, "reloads")) return;
       const { ok, message } = await options.reload();
       sendJson(res, ok ? 200 : 500, ok ? { status: "reloaded", message } : { error: message });
     },

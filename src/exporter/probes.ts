@@ -10,7 +10,7 @@ import type { EventLog } from "../engine/events.js";
 import { runProbe, type Verdict } from "../probe/probe.js";
 import { ProbeInputError, resolveProbeTarget, UnknownAppError } from "../probe/target.js";
 import type { Metrics } from "./metrics.js";
-import { requireWrite, type WriteAuthority } from "./authority.js";
+import { requireWrite } from "./authority.js";
 import { Router, type RequestHandler } from "express";
 import { jsonBody, route, sendJson } from "./http.js";
 
@@ -32,7 +32,6 @@ export interface ProbeApiOptions {
   engine: () => Engine;
   metrics: Metrics;
   events: EventLog;
-  authority: WriteAuthority;
   /** Aborted when the exporter stops. */
   signal: AbortSignal;
 }
@@ -96,7 +95,7 @@ export function probeRouter(options: ProbeApiOptions): Router {
       throw error;
     }
     // A probe that is counted (and logged) is a write; one that is not is only a question.
-    if (body.record && !requireWrite(req, res, options.authority, "deploy probes that are counted")) return;
+    if (body.record && !requireWrite(req, res, "deploy probes that are counted")) return;
     // The window may be long: the connection's idle timeout is lifted, and a client that goes
     // away takes its probe with it.
     req.socket.setTimeout(0);

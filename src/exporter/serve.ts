@@ -383,11 +383,10 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   }
   // A browser's request by a name this exporter does not answer to (DNS rebinding) is 421, and
   // no browser writes for another site.
-  app.use(hostGuard(config.web.hosts, parseListen(listen).host), sameOriginWrites());
-  const authority = { basicAuth: auth !== null };
-  const operatorOptions: OperatorApiOptions = { engine: () => engine, authority, tokens: () => tokens, recheck, reload, restarts };
-  // A job's ping URL carries its own secret: it needs no basic auth.
-  app.use(heartbeatRouter(operatorOptions));
+  app.use(hostGuard(config.web.hosts, parseListen(listen).host));
+  const operatorOptions: OperatorApiOptions = { engine: () => engine, tokens: () => tokens, recheck, reload, restarts };
+  // A job's ping URL carries its own secret: it needs no basic auth, and a form may post to it.
+  app.use(heartbeatRouter(operatorOptions), sameOriginWrites());
   // The operator socket's file mode is its authentication.
   if (auth) {
     const basic = requireBasicAuth(auth);
@@ -403,7 +402,7 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
       scheduled: () => engine.recurring.view(),
     }),
   );
-  app.use(probeRouter({ engine: () => engine, metrics, events, authority, signal: shutdown.signal }));
+  app.use(probeRouter({ engine: () => engine, metrics, events, signal: shutdown.signal }));
   app.use(operatorRouter(operatorOptions));
   app.use(...finalHandlers(NOT_FOUND));
   // Bounded for clients that connect and say nothing, or too many at once: a connection that sends
