@@ -56,9 +56,10 @@ const port = await freePort();
 const config = path.join(root, "hop3-health.toml");
 writeFileSync(config, `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\nlog_level = "warn"\n`);
 const nodeOptions = process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions();
-// EXPORTER_NODE_ARGS: node's own flags for the exporter (--cpu-prof, say), which NODE_OPTIONS may not carry.
+// EXPORTER_NODE_ARGS: node's own flags for the exporter (--cpu-prof, say), which NODE_OPTIONS may not carry;
+// EXPORTER_LOG=1 shows its log (with HOP3_HEALTH__LOG_LEVEL=debug, each cycle's CPU).
 const nodeArgs = process.env.EXPORTER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-const exporter = spawn(process.execPath, [...nodeArgs, CLI, "--config", config, "serve"], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, stdio: ["ignore", "ignore", "inherit"] });
+const exporter = spawn(process.execPath, [...nodeArgs, CLI, "--config", config, "serve"], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, stdio: ["ignore", process.env.EXPORTER_LOG ? "inherit" : "ignore", "inherit"] });
 children.push(exporter);
 const nePort = await freePort();
 const nodeExporter = spawn("prometheus-node-exporter", [`--web.listen-address=127.0.0.1:${nePort}`], { stdio: "ignore" });
