@@ -3,7 +3,7 @@
 // stated size, and, for an app's files, never through a link that leads out of the app.
 
 import { constants } from "node:fs";
-import { open, realpath, stat } from "node:fs/promises";
+import { open, realpath } from "node:fs/promises";
 import path from "node:path";
 
 /** Why a file could not be read, in words an operator can act on. */
@@ -53,38 +53,8 @@ export interface ReadOptions {
   within?: string;
 }
 
-/**
- * What was read of small files, by path and options, with the identity of the file it came from
- * (device, inode, size, modification and change times in nanoseconds). A file read again every
- * cycle (a manifest, LIVE_ENV, an nginx block) costs one stat while it is the same file unchanged:
- * a link planted in its place, or a parent folder swapped, is another inode, and read afresh with
- * every check.
- */
-const remembered = new Map<string, { identity: string; text: string }>();
-const REMEMBERED_MAX = 2048;
-const REMEMBER_BELOW = 64 * KiB;
-
-type Identity = { dev: bigint; ino: bigint; size: bigint; mtimeNs: bigint; ctimeNs: bigint };
-const identityOf = (s: Identity): string => `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}`;
-
 /** A small regular file's text, read without blocking on a FIFO or device and within a size. */
 export async function readBoundedFile(file: string, options: ReadOptions): Promise<string> {
-  const key = `${options.maxBytes}\0${options.within ?? ""}\0${file}`;
-  const known = remembered.get(key);
-  if (known) {
-    const now = await stat(file, { bigint: true }).catch(() => undefined);
-    if (now?.isFile() && identityOf(now) === known.identity) return known.text;
-    remembered.delete(key);
-  }
-  const { text, identity } = await readAfresh(file, options);
-  if (text.length < REMEMBER_BELOW) {
-    if (remembered.size >= REMEMBERED_MAX) remembered.clear();
-    remembered.set(key, { identity, text });
-  }
-  return text;
-}
-
-async function readAfresh(file: string, options: ReadOptions): Promise<{ text: string; identity: string }> {
   if (options.within !== undefined) await assertWithin(file, options.within);
   let handle;
   try {
@@ -94,14 +64,13 @@ async function readAfresh(file: string, options: ReadOptions): Promise<{ text: s
     throw new FileReadError(file, code, `cannot read ${file}: ${describeCode(code)}`);
   }
   try {
-    const info = await handle.stat({ bigint: true });
+    const info = await handle.stat();
     if (!info.isFile()) throw new FileReadError(file, "not-regular", `cannot read ${file}: not a regular file`);
-    const size = Number(info.size);
-    if (size > options.maxBytes) {
-      throw new FileReadError(file, "too-large", `cannot read ${file}: ${size} bytes, more than the ${options.maxBytes} read at most`);
+    if (info.size > options.maxBytes) {
+      throw new FileReadError(file, "too-large", `cannot read ${file}: ${info.size} bytes, more than the ${options.maxBytes} read at most`);
     }
     // Read one byte more than allowed, in case it grew since fstat.
-    const buffer = Buffer.alloc(Math.min(options.maxBytes + 1, Math.max(size + 1, 1)));
+    const buffer = Buffer.alloc(Math.min(options.maxBytes + 1, Math.max(info.size + 1, 1)));
     let length = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length);
@@ -110,7 +79,7 @@ async function readAfresh(file: string, options: ReadOptions): Promise<{ text: s
       if (length === buffer.length) break;
     }
     if (length > options.maxBytes) throw new FileReadError(file, "too-large", `cannot read ${file}: more than the ${options.maxBytes} bytes read at most`);
-    return { text: buffer.subarray(0, length).toString("utf8"), identity: identityOf(info) };
+    return buffer.subarray(0, length).toString("utf8");
   } catch (error) {
     if (error instanceof FileReadError) throw error;
     const code = (error as NodeJS.ErrnoException).code ?? String(error);

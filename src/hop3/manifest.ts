@@ -55,18 +55,10 @@ export async function readManifest(appDir: string): Promise<Manifest | undefined
       if (error instanceof FileReadError) throw new ManifestError(file, error.message.replace(`cannot read ${file}: `, "cannot be read: "));
       throw error;
     }
-    // Parsed again only when its text changed (it is read every cycle).
-    const known = parsed.get(file);
-    if (known?.text === text) return known.manifest;
-    const manifest = parseManifest(file, text);
-    if (parsed.size >= 4096) parsed.clear();
-    parsed.set(file, { text, manifest });
-    return manifest;
+    return parseManifest(file, text);
   }
   return undefined;
 }
-
-const parsed = new Map<string, { text: string; manifest: Manifest }>();
 
 type Table = Record<string, unknown>;
 

@@ -47,46 +47,26 @@ export function readProcFileSync(file: string, max: number): string | undefined 
   }
 }
 
-/**
- * What was read of each process beyond its stat: its command line and working directory, kept by
- * pid, start time and command name (an exec changes the name), so that a process seen every cycle
- * costs one small read, not three.
- */
-const seenProcesses = new Map<string, { argv: string[]; cwd?: string }>();
-const SEEN_MAX = 4096;
-
 /** One process, from /proc, reading no more than 4 KiB of its command line. */
 export function readProcessSync(pid: number): ProcessInfo | undefined {
   const stat = readProcFileSync(`/proc/${pid}/stat`, MAX_STAT);
   if (stat === undefined) return undefined;
+  const cmdline = readProcFileSync(`/proc/${pid}/cmdline`, MAX_CMDLINE) ?? "";
+  let cwd: string | undefined;
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    // Another user's process, unless this one runs as root.
+  }
   const close = stat.lastIndexOf(")");
   // After the command name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime
   const fields = stat.slice(close + 2).split(" ");
   const state = fields[0] ?? "";
-  const comm = stat.slice(stat.indexOf("(") + 1, close);
-  const key = `${pid}:${fields[19] ?? ""}:${comm}`;
-  let seen = seenProcesses.get(key);
-  if (!seen) {
-    const cmdline = readProcFileSync(`/proc/${pid}/cmdline`, MAX_CMDLINE) ?? "";
-    let cwd: string | undefined;
-    try {
-      cwd = readlinkSync(`/proc/${pid}/cwd`);
-    } catch {
-      // Another user's process, unless this one runs as root.
-    }
-    seen = { argv: Buffer.from(cmdline, "latin1").toString("utf8").split("\0").filter((a) => a !== ""), ...(cwd !== undefined ? { cwd } : {}) };
-    // A process with no command line yet (just forked, or a zombie) is read again next time.
-    if (cmdline !== "") {
-      if (seenProcesses.size >= SEEN_MAX) seenProcesses.clear();
-      seenProcesses.set(key, seen);
-    }
-  }
-  const { argv, cwd } = seen;
   return {
     pid,
     ppid: Number(fields[1]) || 0,
-    comm: Buffer.from(comm, "latin1").toString("utf8"),
-    argv,
+    comm: Buffer.from(stat.slice(stat.indexOf("(") + 1, close), "latin1").toString("utf8"),
+    argv: Buffer.from(cmdline, "latin1").toString("utf8").split("\0").filter((a) => a !== ""),
     startTicks: Number(fields[19]) || 0,
     ...(cwd !== undefined ? { cwd } : {}),
     zombie: state === "Z" || state === "X",
