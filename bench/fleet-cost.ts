@@ -23,6 +23,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { buildFleetDashboard } from "../grafana/fleet.js";
 import { layoutApp, makeRoot, startWorker } from "./lib/hop3-root.js";
+import { pause } from "./lib/measure.js";
 import { freePort } from "./lib/net.js";
 import { summarise } from "./lib/stats.js";
 import { unitNodeOptions } from "./lib/unit.js";
@@ -36,7 +37,6 @@ process.on("exit", () => {
   for (const child of children) child.kill("SIGKILL");
 });
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function until<T>(probe: () => Promise<T | undefined>, what: string, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -10,6 +10,7 @@ import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "nod
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeRoot } from "./lib/hop3-root.js";
+import { pause, rssMb } from "./lib/measure.js";
 import { freePort } from "./lib/net.js";
 import { unitNodeOptions } from "./lib/unit.js";
 
@@ -20,14 +21,12 @@ const WARMUP = 20_000;
 const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
 const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 /** CPU seconds used so far by a process (user + system), from /proc/<pid>/stat. */
 const cpuSeconds = (pid: number): number => {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / TICKS;
 };
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 
 for (const tool of ["uwsgi", "prometheus-node-exporter"]) {
   if (spawnSync(tool, ["--version"]).error) throw new Error(`${tool} is needed: apt-get install uwsgi uwsgi-plugin-python3 prometheus-node-exporter`);

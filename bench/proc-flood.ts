@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { layoutApp, makeRoot, startWorker } from "./lib/hop3-root.js";
+import { rootWithRunningApps } from "./lib/hop3-root.js";
+import { pause, rssMb, sample } from "./lib/measure.js";
 import { freePort } from "./lib/net.js";
 import { ms, timeRuns } from "./lib/stats.js";
 import { unitNodeOptions } from "./lib/unit.js";
@@ -17,17 +18,8 @@ import { unitNodeOptions } from "./lib/unit.js";
 const PROCS = Number(process.env.PROCS ?? 1000);
 const CYCLES = Number(process.env.CYCLES ?? 60);
 const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-const sample = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
 
-const { root, etc, script } = makeRoot("proc-flood");
-const workers: ChildProcess[] = [];
-for (const name of ["blog", "shop", "wiki"]) {
-  const port = await freePort();
-  layoutApp(root, name, port);
-  workers.push(await startWorker(script, name, port));
-}
+const { root, etc, workers } = await rootWithRunningApps("proc-flood");
 const port = await freePort();
 const config = path.join(root, "hop3-health.toml");
 writeFileSync(config, `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\ninterval = 2\nlog_level = "warn"\n`);

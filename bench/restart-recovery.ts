@@ -15,6 +15,7 @@ import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeRoot } from "./lib/hop3-root.js";
+import { pause } from "./lib/measure.js";
 import { freePort } from "./lib/net.js";
 import { summarise } from "./lib/stats.js";
 import { unitNodeOptions } from "./lib/unit.js";
@@ -22,7 +23,6 @@ import { unitNodeOptions } from "./lib/unit.js";
 const RUNS = Number(process.env.RUNS ?? 10);
 const INTERVAL = Number(process.env.INTERVAL ?? 10);
 const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 if (spawnSync("uwsgi", ["--version"]).status !== 0) throw new Error("uwsgi is needed: apt-get install uwsgi uwsgi-plugin-python3");
 
 const { root, etc } = makeRoot("restart");

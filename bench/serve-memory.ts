@@ -6,27 +6,19 @@
 //   npm run build && node dist/bench/serve-memory.js        (CYCLES=1000 by default: 17 minutes)
 
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { layoutApp, makeRoot, startWorker } from "./lib/hop3-root.js";
+import { rootWithRunningApps } from "./lib/hop3-root.js";
+import { pause, rssMb, sample } from "./lib/measure.js";
 import { freePort } from "./lib/net.js";
 import { unitNodeOptions } from "./lib/unit.js";
 
 const CYCLES = Number(process.env.CYCLES ?? 1000);
 const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
 
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
-const sample = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? NaN);
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-const { root, etc, script } = makeRoot("memory");
-const workers = [];
-for (const name of ["blog", "shop", "wiki"]) {
-  const port = await freePort();
-  layoutApp(root, name, port);
-  workers.push(await startWorker(script, name, port));
-}
+const { root, etc, workers } = await rootWithRunningApps("memory");
 const port = await freePort();
 const config = path.join(root, "hop3-health.toml");
 writeFileSync(config, `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\ninterval = 1\nlog_level = "warn"\n`);

@@ -11,8 +11,7 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
-import { layoutApp, makeRoot, startWorker } from "./lib/hop3-root.js";
-import { freePort } from "./lib/net.js";
+import { makeRoot, rootWithRunningApps } from "./lib/hop3-root.js";
 import { summarise } from "./lib/stats.js";
 
 const RUNS = Number(process.env.RUNS ?? 20);
@@ -22,13 +21,7 @@ const BEFORE = process.env.BEFORE;
 
 // A server with three running apps and no backing service configured: status runs the local
 // checks (filesystem, disk, configuration, services, certificates, apps).
-const { root, etc } = makeRoot("startup");
-const workers = [];
-for (const name of ["blog", "shop", "wiki"]) {
-  const port = await freePort();
-  layoutApp(root, name, port);
-  workers.push(await startWorker(path.join(root, "serve.mjs"), name, port));
-}
+const { root, etc, workers } = await rootWithRunningApps("startup");
 const withPg = path.join(root, "with-postgresql.toml");
 writeFileSync(withPg, `[checks.postgresql]\nurl = "postgresql://postgres@127.0.0.1:5432/test"\n`);
 const env = { ...process.env, HOP3_ROOT: root, HOP3_ETC_DIR: etc };

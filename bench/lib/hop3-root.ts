@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { freePort } from "./net.js";
 
 export interface BenchRoot {
   root: string;
@@ -42,4 +43,16 @@ export async function startWorker(script: string, name: string, port: number): P
   await new Promise((resolve) => child.once("message", resolve));
   child.disconnect();
   return child;
+}
+
+/** A server with these apps deployed and running (blog, shop and wiki by default): its root and each app's worker. */
+export async function rootWithRunningApps(prefix: string, names: readonly string[] = ["blog", "shop", "wiki"]): Promise<BenchRoot & { workers: ChildProcess[] }> {
+  const made = makeRoot(prefix);
+  const workers: ChildProcess[] = [];
+  for (const name of names) {
+    const port = await freePort();
+    layoutApp(made.root, name, port);
+    workers.push(await startWorker(made.script, name, port));
+  }
+  return { ...made, workers };
 }
