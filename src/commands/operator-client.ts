@@ -12,37 +12,44 @@ export interface OperatorAnswer {
 }
 
 /**
- * Asks the running exporter; undefined when none answers on the socket (not running, or this user
- * may not reach it). `timeoutSeconds` bounds the whole answer.
+ * One HTTP request over a unix socket: its status and text, or undefined when nothing answers there
+ * (or `timeoutSeconds` passed). The body is sent as it is, with its content type.
  */
-export function askExporter(config: Config, method: "GET" | "POST", path: string, body: unknown, timeoutSeconds: number): Promise<OperatorAnswer | undefined> {
-  const text = body === undefined ? "" : JSON.stringify(body);
+export function requestOverSocket(
+  socketPath: string,
+  method: "GET" | "POST",
+  path: string,
+  body: { text: string; type: string } | undefined,
+  timeoutSeconds: number,
+): Promise<{ status: number; text: string } | undefined> {
   return new Promise((resolve) => {
     const req = http.request(
-      {
-        socketPath: stateFile(config, "socket"),
-        method,
-        path,
-        headers: body === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(text) },
-        agent: false,
-      },
+      { socketPath, method, path, headers: body ? { "content-type": body.type, "content-length": Buffer.byteLength(body.text) } : {}, agent: false },
       (res) => {
-        let answer = "";
+        let text = "";
         res.setEncoding("utf8");
-        res.on("data", (chunk: string) => (answer += chunk));
-        res.on("end", () => {
-          try {
-            resolve({ status: res.statusCode ?? 0, body: JSON.parse(answer) as unknown });
-          } catch {
-            resolve(undefined);
-          }
-        });
+        res.on("data", (chunk: string) => (text += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
       },
     );
     req.setTimeout(timeoutSeconds * 1000, () => req.destroy());
     req.on("error", () => resolve(undefined));
-    req.end(text);
+    req.end(body?.text ?? "");
   });
+}
+
+/**
+ * Asks the running exporter over its operator socket; undefined when none answers there (not
+ * running, or this user may not reach it). `timeoutSeconds` bounds the whole answer.
+ */
+export async function askExporter(config: Config, method: "GET" | "POST", path: string, body: unknown, timeoutSeconds: number): Promise<OperatorAnswer | undefined> {
+  const answer = await requestOverSocket(stateFile(config, "socket"), method, path, body === undefined ? undefined : { text: JSON.stringify(body), type: "application/json" }, timeoutSeconds);
+  if (!answer) return undefined;
+  try {
+    return { status: answer.status, body: JSON.parse(answer.text) as unknown };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The error an answer carries, or a generic one. */

@@ -8,11 +8,11 @@ import { rename, rm } from "node:fs/promises";
 import { isSeverity, type Severity } from "../health/model.js";
 import { redactDeep, type Redactor } from "../health/redact.js";
 import type { Logger } from "../lib/logger.js";
-import { openForAppend, openForReading } from "./state-file.js";
+import { openLog } from "./state-file.js";
 
 /** Appends to the log, never through a link and only to a regular file. */
 async function appendText(file: string, text: string): Promise<void> {
-  const handle = await openForAppend(file, 0o640);
+  const handle = await openLog(file, "append");
   try {
     await handle.write(text);
   } finally {
@@ -209,7 +209,7 @@ export class EventLog {
 
   /** The last lines of the file, at most maxBytes of them: a huge log is not read whole. */
   private async readTail(): Promise<{ lines: string[]; size: number; partial: boolean }> {
-    const handle = await openForReading(this.file);
+    const handle = await openLog(this.file, "read");
     try {
       const { size } = await handle.stat();
       const length = Math.min(size, this.options.maxBytes);

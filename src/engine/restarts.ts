@@ -19,7 +19,7 @@
 // `backoff_max`, the backoff starts over.
 
 import { execFile } from "node:child_process";
-import { closeSync, constants, fstatSync, futimesSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, futimesSync, openSync, readdirSync, unlinkSync, writeSync } from "node:fs";
 import { readProcFileSync } from "../hop3/processes.js";
 import { readStateFile } from "./state-file.js";
 import path from "node:path";
@@ -65,6 +65,11 @@ const SETTLE_MS = 3000;
 
 /** Reasons a restart does not mend: the app's own configuration, or what hop3-health may read. */
 const NOT_MENDED = new Set(["config", "permission", "gave_up"]);
+
+/** Seconds until the next try, while the app is failing and one is due. */
+function nextIn(s: AppRestarts, now: number): number | undefined {
+  return s.failures > 0 && !s.gaveUp && s.nextAt > now ? (s.nextAt - now) / 1000 : undefined;
+}
 
 const plural = (n: number, one: string): string => `${n} ${one}${n === 1 ? "" : "s"}`;
 
@@ -112,7 +117,7 @@ export function takeRestartLock(file: string): { held: true; release(): void } |
         held: true,
         release: () => {
           try {
-            if (Number(readFileSync(file, "utf8").trim()) === process.pid) unlinkSync(file);
+            if (Number(readStateFile(file, 64).trim()) === process.pid) unlinkSync(file);
           } catch {
             // gone already
           }
@@ -176,12 +181,10 @@ export class RestartPolicies {
   /** Totals by result, whether it gave up, when the next try is due: for /metrics. */
   series(): Array<{ app: string; totals: Record<RestartResult, number>; gaveUp: boolean; nextInSeconds?: number }> {
     const now = Date.now();
-    return [...this.apps].map(([app, s]) => ({
-      app,
-      totals: s.totals,
-      gaveUp: s.gaveUp !== undefined,
-      ...(s.failures > 0 && !s.gaveUp && s.nextAt > now ? { nextInSeconds: (s.nextAt - now) / 1000 } : {}),
-    }));
+    return [...this.apps].map(([app, s]) => {
+      const next = nextIn(s, now);
+      return { app, totals: s.totals, gaveUp: s.gaveUp !== undefined, ...(next !== undefined ? { nextInSeconds: next } : {}) };
+    });
   }
 
   view(app: string): RestartView | undefined {
@@ -189,11 +192,11 @@ export class RestartPolicies {
     const policy = this.policyOf(app);
     if (!s || policy === "never") return undefined;
     const now = Date.now();
-    const restarts = this.within(s, now).length;
+    const next = nextIn(s, now);
     return {
       policy,
-      restarts,
-      ...(s.failures > 0 && !s.gaveUp && s.nextAt > now ? { next_in_seconds: Math.round((s.nextAt - now) / 1000) } : {}),
+      restarts: this.within(s, now).length,
+      ...(next !== undefined ? { next_in_seconds: Math.round(next) } : {}),
       gave_up: s.gaveUp !== undefined,
       dry_run: this.options.settings.dry_run,
     };
@@ -257,7 +260,7 @@ export class RestartPolicies {
       // Stopped by Hop3 (no vassal enabled), deploying, or in maintenance: left alone.
       if (state === "stopped" || state === "deploying" || inMaintenance(outcome.check) || outcome.maintenance !== undefined) {
         s.failures = 0;
-        this.annotate(outcome, app, s, now);
+        this.annotate(outcome, app, s);
         continue;
       }
       const reason = typeof outcome.details.reason === "string" ? outcome.details.reason : (outcome.reason ?? "error");
@@ -272,18 +275,18 @@ export class RestartPolicies {
           s.gaveUp = undefined;
           logger.info({ app }, `${app} has been healthy for ${duration(settings.window)}: its restart policy acts again`);
         }
-        this.annotate(outcome, app, s, now);
+        this.annotate(outcome, app, s);
         continue;
       }
       if (!failing) {
-        this.annotate(outcome, app, s, now);
+        this.annotate(outcome, app, s);
         continue;
       }
       s.healthySince = undefined;
       s.failures++;
       if (s.pending) {
         if (now < s.pending.judgeAt) {
-          this.annotate(outcome, app, s, now);
+          this.annotate(outcome, app, s);
           continue;
         }
         const capped = this.within(s, now).length >= settings.max_restarts;
@@ -300,7 +303,7 @@ export class RestartPolicies {
           this.wake(app, s.nextAt);
         }
       }
-      this.annotate(outcome, app, s, now);
+      this.annotate(outcome, app, s);
     }
   }
 
@@ -372,7 +375,7 @@ export class RestartPolicies {
   }
 
   /** The report says what the policy did: "— restarted 2× by policy, next try in 40 s", or that it gave up. */
-  private annotate(outcome: CheckOutcome, app: string, s: AppRestarts, now: number): void {
+  private annotate(outcome: CheckOutcome, app: string, s: AppRestarts): void {
     const view = this.view(app);
     if (!view) return;
     outcome.details.restarts = view;
@@ -382,9 +385,9 @@ export class RestartPolicies {
       outcome.detail = s.gaveUp.message;
       return;
     }
-    if (outcome.severity === "ok" || (view.restarts === 0 && view.next_in_seconds === undefined)) return;
+    if (outcome.severity === "ok") return;
     const restarted = view.restarts > 0 ? `restarted ${view.restarts}× by policy` : "";
-    const next = s.failures >= this.options.settings.failures_before_restart && s.nextAt > now ? `next try in ${duration((s.nextAt - now) / 1000)}` : "";
+    const next = view.next_in_seconds !== undefined ? `next try in ${duration(view.next_in_seconds)}` : "";
     const said = [restarted, next].filter(Boolean).join(", ");
     if (said) outcome.detail = `${outcome.detail} — ${said}${view.dry_run ? " (dry run)" : ""}`;
   }

@@ -66,22 +66,10 @@ export function writeJsonAtomic(file: string, value: unknown, mode: number): voi
   renameSync(temporary, file);
 }
 
-/** Opens a log file to append to: created with `mode` if missing, never through a link, only a regular file. */
-export async function openForAppend(file: string, mode: number): Promise<FileHandle> {
-  const handle = await open(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, mode);
-  const stat = await handle.stat();
-  if (!stat.isFile()) {
-    await handle.close();
-    throw failure("ENOTREG", `${file} is not a regular file`);
-  }
-  return handle;
-}
-
-/** Opens a log file to read its tail: never through a link, only a regular file. */
-export async function openForReading(file: string): Promise<FileHandle> {
-  const handle = await open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  const stat = await handle.stat();
-  if (!stat.isFile()) {
+/** Opens a log file, never through a link and only a regular file: to read its tail, or to append (created with `mode` if missing). */
+export async function openLog(file: string, how: "read" | "append", mode = 0o640): Promise<FileHandle> {
+  const handle = await open(file, (how === "read" ? O_RDONLY : O_WRONLY | O_APPEND | O_CREAT) | O_NOFOLLOW | O_NONBLOCK, mode);
+  if (!(await handle.stat()).isFile()) {
     await handle.close();
     throw failure("ENOTREG", `${file} is not a regular file`);
   }

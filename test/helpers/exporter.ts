@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import http from "node:http";
+import { requestOverSocket } from "../../src/commands/operator-client.js";
 import os from "node:os";
 import path from "node:path";
 import { CLI, makeHop3Folders, tempDir, testServerToml } from "./cli.js";
@@ -113,26 +113,17 @@ export async function startExporter(options: ExporterOptions = {}): Promise<Runn
   return exporter;
 }
 
-/** HTTP over a unix socket: what the hop3-health commands send to the operator socket. */
-export function operatorRequest(socketPath: string, method: "GET" | "POST", requestPath: string, body?: unknown, rawType?: string): Promise<{ status: number; body: unknown }> {
+/** HTTP over a unix socket, as the hop3-health commands send it to the operator socket; the body parsed when it is JSON. */
+export async function operatorRequest(socketPath: string, method: "GET" | "POST", requestPath: string, body?: unknown, rawType?: string): Promise<{ status: number; body: unknown }> {
   // With rawType, the body is a string sent as it is, with that content type.
-  const text = body === undefined ? "" : rawType !== undefined && typeof body === "string" ? body : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path: requestPath, headers: body === undefined ? {} : { "content-type": rawType ?? "application/json" } }, (res) => {
-      let answer = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (answer += chunk));
-      res.on("end", () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, body: JSON.parse(answer) as unknown });
-        } catch {
-          resolve({ status: res.statusCode ?? 0, body: answer });
-        }
-      });
-    });
-    req.on("error", reject);
-    req.end(text);
-  });
+  const sent = body === undefined ? undefined : rawType !== undefined && typeof body === "string" ? { text: body, type: rawType } : { text: JSON.stringify(body), type: "application/json" };
+  const answer = await requestOverSocket(socketPath, method, requestPath, sent, 60);
+  if (!answer) throw new Error(`nothing answered on ${socketPath}`);
+  try {
+    return { status: answer.status, body: JSON.parse(answer.text) as unknown };
+  } catch {
+    return { status: answer.status, body: answer.text };
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
