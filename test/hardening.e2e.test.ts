@@ -238,13 +238,15 @@ export default { name: "flip", getHealthChecks: () => Array.from({ length: 20 },
     // A probe whose client hangs up stops polling.
     const client = http.request({ socketPath: path.join(e.stateDir, "operator.sock"), method: "POST", path: "/api/v1/probes", headers: { "content-type": "application/json" } });
     client.on("error", () => undefined);
-    client.end('{"app": "hd-left"}');
-    await eventually(() => app.requests().length > 2, 10_000, "the probe to poll");
+    // On a path of its own, so that the app's regular checks (which may come at any time) are not counted as the probe's.
+    client.end('{"app": "hd-left", "path": "/probe-left"}');
+    const probed = (): number => app.requests().filter((r) => r.path === "/probe-left").length;
+    await eventually(() => probed() > 2, 10_000, "the probe to poll");
     client.destroy();
     await sleep(1000);
-    const after = app.requests().length;
+    const after = probed();
     await sleep(2000);
-    expect(app.requests().length).toBe(after);
+    expect(probed()).toBe(after);
     expect(metricValue(await text(`${e.url}/metrics`), "hop3_deploy_probe_total", { app: "hd-left" })).toBeUndefined();
   });
 });
