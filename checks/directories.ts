@@ -4,13 +4,13 @@
 // Hop3 runs as exists. When hop3-health runs as another user, a folder it may not write to is
 // judged by whether Hop3's user could, and the message says who is who.
 
-import { randomBytes } from "node:crypto";
-import { open, stat, unlink } from "node:fs/promises";
+import { closeSync, openSync, statSync, unlinkSync, writeSync } from "node:fs";
 import path from "node:path";
 import * as z from "#zod";
 import type { HealthCheck, HealthCheckResult, Plugin, PluginContext, Severity } from "../src/health/model.js";
 import { hop3RootState, noHop3Message } from "../src/hop3/server-toml.js";
 import { currentUser, hop3UserName, lookupUser, type UnixUser } from "../src/hop3/user.js";
+import { randomHex } from "../src/lib/random.js";
 
 const REASONS: Record<string, string> = {
   EROFS: "not writable: read-only file system",
@@ -39,20 +39,26 @@ async function probeWritable(ctx: PluginContext, dir: string): Promise<Outcome> 
   });
   let info;
   try {
-    info = await stat(dir);
+    info = statSync(dir);
     if (!info.isDirectory()) return result("fail", `not a directory (${dir})`);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return result("fail", code === "ENOENT" ? `missing (${dir})` : `cannot be read: ${code ?? String(error)} (${dir})`);
   }
-  const probe = path.join(dir, `.hop3-health-probe-${process.pid}-${randomBytes(4).toString("hex")}`);
+  // Written with synchronous calls: a few bytes on the server's own disk, where the thread pool's
+  // round trips cost more than the writing.
+  const probe = path.join(dir, `.hop3-health-probe-${process.pid}-${randomHex(8)}`);
   try {
-    const handle = await open(probe, "wx", 0o600);
+    const fd = openSync(probe, "wx", 0o600);
     try {
-      await handle.writeFile("hop3-health write probe\n");
+      writeSync(fd, "hop3-health write probe\n");
     } finally {
-      await handle.close();
-      await unlink(probe).catch(() => undefined);
+      closeSync(fd);
+      try {
+        unlinkSync(probe);
+      } catch {
+        // Gone already.
+      }
     }
     // Root writes anywhere: whether Hop3's user, who writes here, may too is what counts.
     const me = currentUser();

@@ -6,7 +6,7 @@
 // certificate nginx really serves for its name is fetched and compared with the file: a renewal
 // nginx has not picked up is a warning.
 
-import { X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import * as z from "#zod";
@@ -166,7 +166,9 @@ async function readCertificateFiles(ctx: PluginContext, config: SslSettings): Pr
       }
       let cert: X509Certificate;
       try {
-        // A chain file holds the leaf first; that is the one served for the domain.
+        // A chain file holds the leaf first; that is the one served for the domain. Crypto is
+        // loaded by the first certificate found, not by every server that has none.
+        const { X509Certificate } = await import("node:crypto");
         cert = new X509Certificate(pem);
       } catch {
         problems.push(`not a certificate: ${file}`);

@@ -2,7 +2,7 @@
 // cases), LIVE_ENV, vassal names, the process match, and untrusted files that are not what they
 // seem (a FIFO, a link out of the app, a huge file).
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -71,11 +71,20 @@ describe("hop3.toml", () => {
     expect(problem('[healthcheck]\npath = "/health"\ninterval = 30\ntimeout = 10\nretries = 3\n[run]\nstart-timeout = 120.5\nhealthcheck-timeout = 30\n')).toBe("accepted");
   });
 
-  it("never blocks on a FIFO, never follows a link out of the app, and bounds the size", async () => {
+  it("never blocks on a FIFO, opens only regular files, never follows a link out of the app, and bounds the size", async () => {
     const app = path.join(tempDir(), "apps", "x");
     await mkdir(path.join(app, "src"), { recursive: true });
-    execFileSync("mkfifo", [path.join(app, "src", "hop3.toml")]);
+    // What is not a regular file is never opened for reading: a writer waiting on the FIFO (as a
+    // device's driver would act on an open) is still waiting afterwards.
+    const fifo = path.join(app, "src", "hop3.toml");
+    execFileSync("mkfifo", [fifo]);
+    const writer = spawn("sh", ["-c", `exec 3>"${fifo}"; echo opened`], { stdio: ["ignore", "pipe", "ignore"] });
+    let said = "";
+    writer.stdout.on("data", (chunk: Buffer) => (said += chunk.toString()));
     await expect(readManifest(app)).rejects.toThrow(`manifest invalid: ${app}/src/hop3.toml: cannot be read: not a regular file`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    writer.kill();
+    expect(said).toBe("");
 
     const other = path.join(tempDir(), "secret.toml");
     await writeFile(other, '[healthcheck]\npath = "/stolen"\n');

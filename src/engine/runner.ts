@@ -2,7 +2,6 @@
 // AbortSignal. Whatever a check does (throws, rejects, hangs, returns nonsense), the cycle
 // gets a result for it, and no check waits on another.
 
-import { performance } from "node:perf_hooks";
 import {
   derivedSeverity,
   isSeverity,

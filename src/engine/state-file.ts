@@ -4,10 +4,10 @@
 // O_NOFOLLOW and O_NONBLOCK, accepted only as regular files, read with a byte limit, and replaced
 // through a temporary file of an unpredictable name created with O_EXCL.
 
-import { randomBytes } from "node:crypto";
 import { closeSync, constants, fchownSync, fstatSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import path from "node:path";
+import { randomHex } from "../lib/random.js";
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_APPEND, O_NOFOLLOW, O_NONBLOCK } = constants;
 
@@ -48,7 +48,7 @@ export function readStateFile(file: string, max: number): string {
  */
 export function writeJsonAtomic(file: string, value: unknown, mode: number): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o750 });
-  const temporary = `${file}.${randomBytes(9).toString("hex")}.tmp`;
+  const temporary = `${file}.${randomHex(9)}.tmp`;
   const fd = openSync(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
   try {
     writeSync(fd, `${JSON.stringify(value)}\n`);

@@ -8,7 +8,6 @@
 // an `--emperor-stats` socket, its pid → `.ini` list is read instead.
 
 import { closeSync, constants, fstatSync, openSync, readlinkSync, readSync, statSync } from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import { FileReadError, KiB, readBoundedFile } from "./files.js";
 import { processTable, type ProcessInfo } from "./processes.js";
@@ -96,7 +95,9 @@ async function emperorSettings(info: ProcessInfo): Promise<{ watched?: string; s
 const MAX_STATS_BYTES = 4 * 1024 * KiB;
 
 /** The JSON an `--emperor-stats` socket sends on connect (a unix path, or host:port), within a second and 4 MiB. */
-export function readEmperorStats(address: string, timeoutMs = 1000): Promise<{ vassals: StatsVassal[]; blacklist: string[] } | undefined> {
+export async function readEmperorStats(address: string, timeoutMs = 1000): Promise<{ vassals: StatsVassal[]; blacklist: string[] } | undefined> {
+  // Sockets are loaded by the first command that reads the stats, not by every one that might.
+  const { default: net } = await import("node:net");
   return new Promise((resolve) => {
     const tcp = /^(.*):(\d+)$/.exec(address);
     const socket = address.startsWith("/") || !tcp ? net.connect({ path: address }) : net.connect({ host: tcp[1] || "127.0.0.1", port: Number(tcp[2]) });

@@ -24,14 +24,21 @@ export const MAX_CMDLINE = 4096;
 /** /proc/<pid>/stat is one line; a command name holds at most 64 bytes. */
 const MAX_STAT = 1024;
 
-const scratch = Buffer.alloc(Math.max(MAX_CMDLINE, MAX_STAT));
+/** A task's children list is read up to this many bytes (about 9,000 pids). */
+const MAX_CHILDREN = 64 * 1024;
+
+/**
+ * One buffer for every read of a /proc file, which is turned into a string at once: a buffer of
+ * 64 KiB made per read was most of what a check cycle allocated (and the collector then swept).
+ */
+const scratch = Buffer.allocUnsafe(Math.max(MAX_CMDLINE, MAX_STAT, MAX_CHILDREN));
 
 /** At most `max` bytes of a /proc file, or undefined when it cannot be read. Synchronous: /proc answers at once. */
 export function readProcFileSync(file: string, max: number): string | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(file, "r");
-    const buffer = max <= scratch.length ? scratch : Buffer.alloc(max);
+    const buffer = max <= scratch.length ? scratch : Buffer.allocUnsafe(max);
     let length = 0;
     for (;;) {
       const n = readSync(fd, buffer, length, max - length, null);
@@ -89,7 +96,7 @@ export function processAlive(pid: number): boolean {
 
 /** The pids of a process's children, from /proc/<pid>/task/<pid>/children (one small read), or undefined where the kernel does not say. */
 export function childrenOf(pid: number): number[] | undefined {
-  const text = readProcFileSync(`/proc/${pid}/task/${pid}/children`, 64 * 1024);
+  const text = readProcFileSync(`/proc/${pid}/task/${pid}/children`, MAX_CHILDREN);
   if (text === undefined) return undefined;
   return text.split(" ").filter((s) => s !== "").map(Number);
 }
@@ -134,7 +141,7 @@ export async function processTree(root: number, rootStart: number): Promise<Proc
       continue;
     }
     for (const tid of tasks) {
-      const text = readProcFileSync(`/proc/${pid}/task/${tid}/children`, 64 * 1024);
+      const text = readProcFileSync(`/proc/${pid}/task/${tid}/children`, MAX_CHILDREN);
       if (text === undefined) {
         if (pid === root) return undefined;
         continue;

@@ -3,7 +3,6 @@
 // Where /proc/net cannot be read, a connect answers, as Hop3's own `connect_ex` does.
 
 import { readdir, readFile, readlink } from "node:fs/promises";
-import net from "node:net";
 import { processAlive } from "./processes.js";
 
 const LISTEN = "0A";
@@ -62,7 +61,8 @@ function listeners(): Promise<Listener[] | null> {
   return cache.listeners;
 }
 
-function connectRefused(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+async function connectRefused(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  const { default: net } = await import("node:net");
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     const done = (refused: boolean): void => {
@@ -76,7 +76,8 @@ function connectRefused(host: string, port: number, timeoutMs = 1000): Promise<b
 }
 
 /** Whether a unix stream socket refuses connections (nothing accepts there, or no socket at all). */
-export function unixSocketRefuses(file: string, timeoutMs = 1000): Promise<boolean> {
+export async function unixSocketRefuses(file: string, timeoutMs = 1000): Promise<boolean> {
+  const { default: net } = await import("node:net");
   return new Promise((resolve) => {
     const socket = net.connect({ path: file });
     const done = (refused: boolean): void => {

@@ -41,12 +41,16 @@ export async function hop3UserName(hop3Root: string): Promise<string> {
   return stringValue(await readServerToml(hop3Root), "HOP3_USER") ?? "hop3";
 }
 
-/** Who hop3-health runs as. */
+let me: { name: string; uid: number } | undefined;
+
+/** Who hop3-health runs as (looked up once: a process's user does not change). */
 export function currentUser(): { name: string; uid: number } {
+  if (me) return me;
   const uid = process.getuid?.() ?? -1;
   try {
-    return { name: os.userInfo().username, uid };
+    me = { name: os.userInfo().username, uid };
   } catch {
-    return { name: `uid ${uid}`, uid };
+    me = { name: `uid ${uid}`, uid };
   }
+  return me;
 }

@@ -6,9 +6,7 @@
 // its own, as Hop3's probe does: a path is never resolved as a URL, so `//other:9999/x` in a
 // manifest is a path on the app, not another host. Redirects are not followed.
 
-import http from "node:http";
-import { performance } from "node:perf_hooks";
-import { StringDecoder } from "node:string_decoder";
+import type http from "node:http";
 import { formatSeconds } from "../lib/format.js";
 
 export interface HttpTarget {
@@ -112,8 +110,8 @@ function statusAccepted(status: number, accept: Expectation["accept"]): boolean 
 
 /** One GET: whether it counts as healthy, and what it saw. */
 export async function probeOnce(target: HttpTarget, options: { timeoutMs: number; expect: Expectation }, signal?: AbortSignal): Promise<Attempt> {
-  // TLS is loaded by the first https target, not by every command that might probe.
-  const client = target.protocol === "https:" ? (await import("node:https")).default : http;
+  // HTTP is loaded by the first probe and TLS by the first https target, not by every command that might probe.
+  const client = target.protocol === "https:" ? (await import("node:https")).default : (await import("node:http")).default;
   return new Promise((resolve) => {
     let settled = false;
     let request: http.ClientRequest;
@@ -159,7 +157,7 @@ export async function probeOnce(target: HttpTarget, options: { timeoutMs: number
       if (!statusAccepted(status, accept)) return finish({ ok: false, observed: `HTTP ${status}`, status, reason: "http_status" });
       if (contains === undefined) return finish({ ok: true, observed: `HTTP ${status}`, status });
       // Read only until the text shows up, keeping a tail so a match across chunks is seen.
-      const decoder = new StringDecoder("utf8");
+      const decoder = new TextDecoder();
       let tail = "";
       let read = 0;
       const missing = (): Attempt => ({ ok: false, observed: `HTTP ${status} without "${contains}" in its first 256 KiB`, status, reason: "content" });
@@ -167,7 +165,7 @@ export async function probeOnce(target: HttpTarget, options: { timeoutMs: number
         const room = MAX_BODY_BYTES - read;
         const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
         read += part.length;
-        const text = tail + decoder.write(part);
+        const text = tail + decoder.decode(part, { stream: true });
         if (text.includes(contains)) return finish({ ok: true, observed: `HTTP ${status}`, status });
         tail = text.slice(-Math.max(0, contains.length - 1));
         if (read >= MAX_BODY_BYTES) finish(missing());

@@ -3,7 +3,6 @@
 // HOP3-SERVER.md says Hop3 itself finds it. Requests carry `Host:` the first name of HOST_NAME.
 
 import { existsSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { appDirectory, AppNameError } from "../hop3/apps.js";
@@ -62,10 +61,14 @@ export async function manifestOf(appDir: string): Promise<Manifest | undefined> 
   }
 }
 
+const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+/** 127.0.0.0/8, written as four decimal octets. */
+const LOOPBACK_V4 = new RegExp(`^127(?:\\.${OCTET}){3}$`);
+
 /** Whether an address is this host's: loopback, or one of its interfaces. */
 export function isThisHost(address: string): boolean {
   const plain = address.toLowerCase().replace(/^::ffff:/, "");
-  if (plain === "localhost" || plain === "::1" || (net.isIPv4(plain) && plain.startsWith("127."))) return true;
+  if (plain === "localhost" || plain === "::1" || LOOPBACK_V4.test(plain)) return true;
   return Object.values(os.networkInterfaces()).some((list) => (list ?? []).some((i) => i.address.toLowerCase() === plain));
 }
 
