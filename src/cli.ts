@@ -3,6 +3,7 @@
 // Each command's modules are imported when it runs, so that `--help` and `--version` load next to
 // nothing, `status` loads no web stack, and a driver is loaded only by the check that uses it.
 
+import { writeSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { CommandOutput } from "./commands/output.js";
 import { maskUrlCredentials } from "./health/redact.js";
@@ -272,9 +273,28 @@ function positiveNumber(value: string | undefined, option: string, integer: bool
 
 function finish(stdout: string, stderr: string, code: number): void {
   // Whatever went wrong, a URL's password does not reach the terminal.
-  if (stderr) process.stderr.write(maskUrlCredentials(stderr));
   // Exit once the output is written, even if a misbehaving plugin left a handle open.
-  process.stdout.write(stdout, () => process.exit(code));
+  put(2, stderr ? maskUrlCredentials(stderr) : "", () => put(1, stdout, () => process.exit(code)));
+}
+
+/**
+ * Writes to fd 1 or 2 with write(2) itself: process.stdout and process.stderr are streams whose
+ * making loads Node's socket and TTY code, some 8 ms of every command's start (bench/startup.ts).
+ * A non-blocking pipe that is full (EAGAIN) takes the rest through the stream; a reader gone
+ * (EPIPE) ends the writing.
+ */
+function put(fd: 1 | 2, text: string, then: () => void): void {
+  let rest = Buffer.from(text);
+  try {
+    while (rest.length > 0) rest = rest.subarray(writeSync(fd, rest));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EAGAIN") {
+      (fd === 1 ? process.stdout : process.stderr).write(rest, then);
+      return;
+    }
+    if ((error as NodeJS.ErrnoException).code !== "EPIPE") throw error;
+  }
+  then();
 }
 
 main(process.argv.slice(2)).then(

@@ -26,7 +26,9 @@ export async function status(options: StatusOptions): Promise<CommandOutput> {
   const code = exitCodeFor(report.overall);
   if (options.json) return { stdout: `${JSON.stringify(toJson(report), null, 2)}\n`, code };
   if (options.quiet || options.check !== undefined) return { stdout: renderQuiet(report, { perfdata: options.perfdata, single: options.check !== undefined }), code };
-  return { stdout: renderText(report, { colour: wantsColour(process.stdout, process.env, options.noColor) }), code };
+  // node:tty rather than process.stdout, which the output does not go through (src/cli.ts).
+  const { isatty } = await import("node:tty");
+  return { stdout: renderText(report, { colour: wantsColour({ isTTY: isatty(1) }, process.env, options.noColor) }), code };
 }
 
 // Each loaded only when used: the engine (configuration, plugins) is not needed to read a remote report.

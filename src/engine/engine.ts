@@ -70,7 +70,7 @@ export async function createEngine(options: EngineOptions = {}): Promise<Engine>
     level: options.logLevel ?? config.log_level,
     fd: options.logFd ?? 2,
     redact,
-    pretty: options.prettyLogs ?? (!options.logStream && (options.logFd === 1 ? process.stdout : process.stderr).isTTY),
+    ...(options.prettyLogs !== undefined ? { pretty: options.prettyLogs } : {}),
     ...(options.logStream ? { stream: options.logStream } : {}),
   });
   routeProcessWarnings(logger);

@@ -223,40 +223,51 @@ export function startAppWatch(options: AppWatchOptions): AppWatch {
   };
   // Where the Emperor logs to a file this user may read, the file's changes (inotify) say when to
   // look: every death and respawn writes a line there. Otherwise (the journal) its children are
-  // polled every EMPEROR_POLL_MS: a few small reads.
+  // polled every EMPEROR_POLL_MS: a few small reads. The timer runs only then: on a virtual
+  // machine, each wake-up of an idle process costs a third of a millisecond of CPU, read or not.
   const emperorLog: { pid?: number; file?: string; watcher?: FSWatcher } = {};
-  const followEmperor = (pid: number | undefined): void => {
-    if (pid === emperorLog.pid) return;
-    emperorLog.watcher?.close();
-    delete emperorLog.watcher;
-    emperorLog.pid = pid;
-    emperorLog.file = pid === undefined ? undefined : emperorLogFile(pid);
-    if (emperorLog.file === undefined) return;
-    try {
-      emperorLog.watcher = watch(emperorLog.file, { persistent: false }, (event) => {
-        void pollEmperor().catch(() => undefined);
-        // Rotated away (renamed, or removed and made again): polled until the next full scan follows the new file.
-        if (event === "rename") {
-          emperorLog.watcher?.close();
-          delete emperorLog.watcher;
-          delete emperorLog.pid;
-        }
-      });
-      emperorLog.watcher.on("error", () => {
-        emperorLog.watcher?.close();
-        delete emperorLog.watcher;
-      });
-    } catch {
-      // Out of inotify watches: polled.
+  let pollTimer: NodeJS.Timeout | undefined;
+  const pollUnlessWatched = (): void => {
+    const wanted = options.intervalSeconds > 0 && emperors.length > 0 && !emperorLog.watcher;
+    if (wanted && !pollTimer) {
+      pollTimer = setInterval(() => void pollEmperor().catch(() => undefined), EMPEROR_POLL_MS);
+      pollTimer.unref();
+    } else if (!wanted && pollTimer) {
+      clearInterval(pollTimer);
+      pollTimer = undefined;
     }
   };
-  const pollTimer =
-    options.intervalSeconds > 0
-      ? setInterval(() => {
-          if (!emperorLog.watcher) void pollEmperor().catch(() => undefined);
-        }, EMPEROR_POLL_MS)
-      : undefined;
-  pollTimer?.unref();
+  const unwatchLog = (): void => {
+    emperorLog.watcher?.close();
+    delete emperorLog.watcher;
+  };
+  const followEmperor = (pid: number | undefined): void => {
+    if (pid !== emperorLog.pid) {
+      unwatchLog();
+      emperorLog.pid = pid;
+      emperorLog.file = pid === undefined ? undefined : emperorLogFile(pid);
+      if (emperorLog.file !== undefined) {
+        try {
+          emperorLog.watcher = watch(emperorLog.file, { persistent: false }, (event) => {
+            void pollEmperor().catch(() => undefined);
+            // Rotated away (renamed, or removed and made again): polled until the next full scan follows the new file.
+            if (event === "rename") {
+              unwatchLog();
+              delete emperorLog.pid;
+              pollUnlessWatched();
+            }
+          });
+          emperorLog.watcher.on("error", () => {
+            unwatchLog();
+            pollUnlessWatched();
+          });
+        } catch {
+          // Out of inotify watches: polled.
+        }
+      }
+    }
+    pollUnlessWatched();
+  };
 
   /** What the last full scan saw: the pids to watch, and the apps not running as meant. */
   let watchedPids: number[] = [];

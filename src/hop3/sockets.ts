@@ -2,8 +2,8 @@
 // two file reads answer for every app at once, where a connect per app would poke each of them.
 // Where /proc/net cannot be read, a connect answers, as Hop3's own `connect_ex` does.
 
+import { readlinkSync } from "node:fs";
 import { readdir, readFile, readlink } from "node:fs/promises";
-import { processAlive } from "./processes.js";
 
 const LISTEN = "0A";
 
@@ -104,23 +104,32 @@ export async function portRefuses(host: string, port: number): Promise<boolean> 
   return listenersOf(known, host, port).length === 0;
 }
 
-/** The socket inodes a process holds, or null when its descriptors may not be read (another user's). At most 4,096 are looked at. */
-export async function socketInodes(pid: number): Promise<Set<number> | null> {
+/** The socket inodes a process holds (each with a descriptor it is open as), or null when its descriptors may not be read (another user's). At most 4,096 are looked at. */
+export async function socketInodes(pid: number): Promise<Map<number, string> | null> {
   let fds: string[];
   try {
     fds = await readdir(`/proc/${pid}/fd`);
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "ENOENT" ? new Set() : null;
+    return (error as NodeJS.ErrnoException).code === "ENOENT" ? new Map() : null;
   }
-  const inodes = new Set<number>();
+  const inodes = new Map<number, string>();
   await Promise.all(
     fds.slice(0, 4096).map(async (fd) => {
       const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => "");
       const match = /^socket:\[(\d+)\]$/.exec(link);
-      if (match) inodes.add(Number(match[1]));
+      if (match) inodes.set(Number(match[1]), fd);
     }),
   );
   return inodes;
+}
+
+/** Whether the process still holds that socket at that descriptor (one readlink). */
+function stillHolds(holder: Holder): boolean {
+  try {
+    return readlinkSync(`/proc/${holder.pid}/fd/${holder.fd}`) === `socket:[${holder.inode}]`;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -129,27 +138,33 @@ export async function socketInodes(pid: number): Promise<Set<number> | null> {
  * none of them does or their descriptors may not be read (another user's processes).
  */
 export async function listenerHolder(host: string, port: number, candidates: readonly number[]): Promise<{ pid: number } | "none" | "unknown"> {
+  // A listening socket's holder, once found, stays known while that process holds the socket: a
+  // socket listens on its address until it is closed, so neither the socket table (a walk of the
+  // kernel's whole table, milliseconds) nor the process's descriptors are read again.
+  const where = `${host.toLowerCase()}:${port}`;
+  const found = holders.get(where);
+  if (found && candidates.includes(found.pid) && stillHolds(found)) return { pid: found.pid };
   const known = await listeners();
   if (known === null) return "unknown";
   const inodes = new Set(listenersOf(known, host, port).map((l) => l.inode).filter((i) => i !== 0));
   if (inodes.size === 0) return "none";
-  // A listening socket's holder, once found, stays known while the socket and that process live:
-  // its descriptors are not read again at every check.
-  for (const inode of inodes) {
-    const pid = holders.get(inode);
-    if (pid !== undefined && candidates.includes(pid) && processAlive(pid)) return { pid };
-  }
   for (const pid of candidates) {
     const held = await socketInodes(pid);
-    const inode = held && [...inodes].find((i) => held.has(i));
-    if (inode !== undefined && inode !== null) {
+    const inode = held ? [...inodes].find((i) => held.has(i)) : undefined;
+    if (held && inode !== undefined) {
       if (holders.size > 10_000) holders.clear();
-      holders.set(inode, pid);
+      holders.set(where, { pid, inode, fd: held.get(inode)! });
       return { pid };
     }
   }
   return "unknown";
 }
 
-/** Listening sockets' inodes and the process found holding each. */
-const holders = new Map<number, number>();
+interface Holder {
+  pid: number;
+  inode: number;
+  fd: string;
+}
+
+/** By host:port, the listening socket last found there and the process found holding it. */
+const holders = new Map<string, Holder>();

@@ -38,7 +38,7 @@ export interface LoggerOptions {
   fd: 1 | 2;
   /** Instead of fd: any stream (tests read the log from one). */
   stream?: NodeJS.WritableStream;
-  /** One readable line per entry (for a terminal) instead of JSON. */
+  /** One readable line per entry (for a terminal) instead of JSON; by default, when fd is a terminal. */
   pretty?: boolean;
   redact?: Redactor;
 }
@@ -75,7 +75,9 @@ function facade(threshold: number, level: string, instance: () => PinoLogger): L
 function makePino(options: LoggerOptions): PinoLogger {
   const pino = require("pino") as Pino;
   const redact = options.redact ?? ((line: string) => line);
-  const destination = options.stream ?? (options.pretty ? prettyStream(options.fd, process.env) : pino.destination({ fd: options.fd, sync: true }));
+  // Whether fd is a terminal is asked here, by the first line written: a command that logs nothing never opens the stream.
+  const pretty = options.pretty ?? (options.stream === undefined && (options.fd === 1 ? process.stdout : process.stderr).isTTY);
+  const destination = options.stream ?? (pretty ? prettyStream(options.fd, process.env) : pino.destination({ fd: options.fd, sync: true }));
   return pino(
     {
       level: options.level,
