@@ -26,7 +26,7 @@ import { layoutApp, makeRoot, startWorker } from "./lib/hop3-root.js";
 import { pause } from "./lib/measure.js";
 import { freePort } from "./lib/net.js";
 import { summarise } from "./lib/stats.js";
-import { unitNodeOptions } from "./lib/unit.js";
+import { unitEnvironment } from "./lib/unit.js";
 
 const SECONDS = Number(process.env.SECONDS ?? 120);
 const SCRAPE_SECONDS = 30;
@@ -66,7 +66,7 @@ async function startExporter(root: string, etc: string, hostname: string): Promi
     `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\ninterval = ${SCRAPE_SECONDS}\nlog_level = "warn"\n` +
       `[identity]\nhostname = "${hostname}"\nip = "10.0.3.7"\nversion = "0.5.0"\n`,
   );
-  const child = spawn(process.execPath, [CLI, "--config", config, "serve"], { env: { ...process.env, NODE_OPTIONS: unitNodeOptions() }, stdio: ["ignore", "ignore", "inherit"] });
+  const child = spawn(process.execPath, [CLI, "--config", config, "serve"], { env: { ...process.env, ...unitEnvironment().env }, stdio: ["ignore", "ignore", "inherit"] });
   children.push(child);
   const url = `http://127.0.0.1:${port}`;
   await until(async () => ((await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(10_000) })).ok ? true : undefined), `${hostname}'s first cycle`);
@@ -89,7 +89,7 @@ async function makeServer(apps: number): Promise<{ root: string; etc: string }> 
 }
 
 // --- 1. per server -------------------------------------------------------------------------
-console.log(`node ${process.version}; hop3-health serve as the unit runs it (NODE_OPTIONS=${unitNodeOptions()})\n`);
+console.log(`node ${process.version}; hop3-health serve as the unit runs it (${unitEnvironment().text})\n`);
 console.log("1. One server's /metrics (a Hop3 layout, the default checks)");
 const perServer = new Map<number, { series: number; plain: number; gzip: number; text: string }>();
 for (const apps of [0, 10]) {

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { makeRoot } from "./lib/hop3-root.js";
 import { pause, rssMb } from "./lib/measure.js";
 import { freePort } from "./lib/net.js";
-import { unitNodeOptions } from "./lib/unit.js";
+import { unitEnvironment } from "./lib/unit.js";
 
 const DURATION = Number(process.env.DURATION ?? 600);
 const APPS = 10;
@@ -54,11 +54,11 @@ closeSync(emperorLog);
 const port = await freePort();
 const config = path.join(root, "hop3-health.toml");
 writeFileSync(config, `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\nlog_level = "warn"\n`);
-const nodeOptions = process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions();
+const unit = unitEnvironment();
 // EXPORTER_NODE_ARGS: node's own flags for the exporter (--cpu-prof, say), which NODE_OPTIONS may not carry;
 // EXPORTER_LOG=1 shows its log (with HOP3_HEALTH__LOG_LEVEL=debug, each cycle's CPU).
 const nodeArgs = process.env.EXPORTER_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
-const exporter = spawn(process.execPath, [...nodeArgs, CLI, "--config", config, "serve"], { env: { ...process.env, NODE_OPTIONS: nodeOptions }, stdio: ["ignore", process.env.EXPORTER_LOG ? "inherit" : "ignore", "inherit"] });
+const exporter = spawn(process.execPath, [...nodeArgs, CLI, "--config", config, "serve"], { env: { ...process.env, ...unit.env }, stdio: ["ignore", process.env.EXPORTER_LOG ? "inherit" : "ignore", "inherit"] });
 children.push(exporter);
 const nePort = await freePort();
 const nodeExporter = spawn("prometheus-node-exporter", [`--web.listen-address=127.0.0.1:${nePort}`], { stdio: "ignore" });
@@ -91,7 +91,7 @@ for (let t = 0; t < DURATION * 1000; t += SCRAPE_EVERY) {
 const seconds = (Date.now() - start.at) / 1000;
 const used = { serve: cpuSeconds(exporter.pid!) - start.serve, node: cpuSeconds(nodeExporter.pid!) - start.node };
 const percent = (cpu: number): string => `${((cpu / seconds) * 100).toFixed(3)} % of a core (${cpu.toFixed(2)} CPU-s)`;
-console.log(`node ${process.version}; ${APPS} apps under a real uWSGI Emperor, defaults (cycle 30 s, app scan 2 s), a scrape every 15 s, ${Math.round(seconds)} s; NODE_OPTIONS=${nodeOptions}`);
+console.log(`node ${process.version}; ${APPS} apps under a real uWSGI Emperor, defaults (cycle 30 s, app scan 2 s), a scrape every 15 s, ${Math.round(seconds)} s; ${unit.text}`);
 console.log(`  hop3-health serve:         ${percent(used.serve)}, RSS ${rssMb(exporter.pid!).toFixed(1)} MB`);
 console.log(`  prometheus-node-exporter:  ${percent(used.node)}, RSS ${rssMb(nodeExporter.pid!).toFixed(1)} MB`);
 console.log(`  ratio: ${(used.serve / Math.max(used.node, 1 / TICKS)).toFixed(2)} × node_exporter's CPU`);

@@ -17,7 +17,7 @@ import { createEngine } from "../src/engine/engine.js";
 import { HealthState } from "../src/engine/state.js";
 import { createMetrics } from "../src/exporter/metrics.js";
 import { freePort } from "./lib/net.js";
-import { unitNodeOptions } from "./lib/unit.js";
+import { unitEnvironment } from "./lib/unit.js";
 import { ms, summarise } from "./lib/stats.js";
 
 const SECONDS_PER_RUN = Number(process.env.SECONDS_PER_RUN ?? 5);
@@ -68,8 +68,7 @@ async function startOurs(checks: number, slowSeconds: number): Promise<{ url: st
     `hop3_root = "${root}"\nstate_dir = "${root}.state"\nlisten = "127.0.0.1:${port}"\ninterval = 1\nlog_level = "warn"\nplugins = ["${pluginDir(checks, slowSeconds)}"]\n[checks.bench-slow]\ntimeout = ${slowSeconds + 2}\n`,
   );
   // Run as deploy/hop3-health.service runs it (its NODE_OPTIONS), or as EXPORTER_NODE_OPTIONS says.
-  const nodeOptions = process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions();
-  const child = spawn(process.execPath, [CLI, "--config", config, "serve"], { stdio: "ignore", env: { ...process.env, NODE_OPTIONS: nodeOptions } });
+  const child = spawn(process.execPath, [CLI, "--config", config, "serve"], { stdio: "ignore", env: { ...process.env, ...unitEnvironment().env } });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(`${url}/-/ready`);
   return { url, child };

@@ -13,7 +13,7 @@ import { rootWithRunningApps } from "./lib/hop3-root.js";
 import { pause, rssMb, sample } from "./lib/measure.js";
 import { freePort } from "./lib/net.js";
 import { ms, timeRuns } from "./lib/stats.js";
-import { unitNodeOptions } from "./lib/unit.js";
+import { unitEnvironment } from "./lib/unit.js";
 
 const PROCS = Number(process.env.PROCS ?? 1000);
 const CYCLES = Number(process.env.CYCLES ?? 60);
@@ -23,7 +23,7 @@ const { root, etc, workers } = await rootWithRunningApps("proc-flood");
 const port = await freePort();
 const config = path.join(root, "hop3-health.toml");
 writeFileSync(config, `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\ninterval = 2\nlog_level = "warn"\n`);
-const exporter = spawn(process.execPath, [CLI, "--config", config, "serve"], { env: { ...process.env, NODE_OPTIONS: unitNodeOptions() }, stdio: ["ignore", "ignore", "inherit"] });
+const exporter = spawn(process.execPath, [CLI, "--config", config, "serve"], { env: { ...process.env, ...unitEnvironment().env }, stdio: ["ignore", "ignore", "inherit"] });
 const url = `http://127.0.0.1:${port}`;
 const flood: ChildProcess[] = [];
 process.on("exit", () => {
@@ -57,7 +57,7 @@ async function measure(): Promise<Phase> {
 }
 
 for (let i = 0; i < 200 && !(await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)); i++) await pause(100);
-console.log(`node ${process.version}; serve with the default checks and 3 apps, a cycle every 2 s; NODE_OPTIONS=${unitNodeOptions()}`);
+console.log(`node ${process.version}; serve with the default checks and 3 apps, a cycle every 2 s; ${unitEnvironment().text}`);
 const before = await measure();
 
 // The flood: PROCS shells, each with 15 arguments of 120 KB (under the kernel's 128 KB per argument).

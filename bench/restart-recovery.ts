@@ -18,7 +18,7 @@ import { makeRoot } from "./lib/hop3-root.js";
 import { pause } from "./lib/measure.js";
 import { freePort } from "./lib/net.js";
 import { summarise } from "./lib/stats.js";
-import { unitNodeOptions } from "./lib/unit.js";
+import { unitEnvironment } from "./lib/unit.js";
 
 const RUNS = Number(process.env.RUNS ?? 10);
 const INTERVAL = Number(process.env.INTERVAL ?? 10);
@@ -56,7 +56,7 @@ closeSync(log);
 const listen = await freePort();
 const config = path.join(root, "hop3-health.toml");
 writeFileSync(config, `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${listen}"\ninterval = ${INTERVAL}\nlog_level = "warn"\n[restart]\npolicy = "on-failure"\nmax_restarts = 100\nbackoff_max = "10s"\n`);
-const exporter = spawn(process.execPath, [CLI, "--config", config, "serve"], { env: { ...process.env, NODE_OPTIONS: unitNodeOptions() }, stdio: "ignore" });
+const exporter = spawn(process.execPath, [CLI, "--config", config, "serve"], { env: { ...process.env, ...unitEnvironment().env }, stdio: "ignore" });
 process.on("exit", () => {
   exporter.kill("SIGKILL");
   emperor.kill("SIGINT");

@@ -1,6 +1,6 @@
 // What `serve` costs to keep running: its RSS and V8 heap after every 100 check cycles of the
 // default checks on a Hop3 layout with three running apps (a cycle a second, scraped every
-// second), run as deploy/hop3-health.service runs it (its NODE_OPTIONS; EXPORTER_NODE_OPTIONS over it), and
+// second), run as deploy/hop3-health.service runs it (its environment; EXPORTER_NODE_OPTIONS over its NODE_OPTIONS), and
 // beside it the RSS of Debian's prometheus-node-exporter on this machine after as many scrapes.
 //
 //   npm run build && node dist/bench/serve-memory.js        (CYCLES=1000 by default: 17 minutes)
@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import { rootWithRunningApps } from "./lib/hop3-root.js";
 import { pause, rssMb, sample } from "./lib/measure.js";
 import { freePort } from "./lib/net.js";
-import { unitNodeOptions } from "./lib/unit.js";
+import { unitEnvironment } from "./lib/unit.js";
 
 const CYCLES = Number(process.env.CYCLES ?? 1000);
 const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
@@ -23,11 +23,11 @@ const port = await freePort();
 const config = path.join(root, "hop3-health.toml");
 writeFileSync(config, `hop3_root = "${root}"\nstate_dir = "${root}.state"\nhop3_etc_dir = "${etc}"\nlisten = "127.0.0.1:${port}"\ninterval = 1\nlog_level = "warn"\n`);
 const exporter = spawn(process.execPath, [CLI, "--config", config, "serve"], {
-  env: { ...process.env, NODE_OPTIONS: process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions() },
+  env: { ...process.env, ...unitEnvironment().env },
   stdio: ["ignore", "ignore", "inherit"],
 });
 
-console.log(`node ${process.version}; serve with the default checks (filesystem, disk, configuration, 3 apps), a cycle a second; NODE_OPTIONS=${process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions()}`);
+console.log(`node ${process.version}; serve with the default checks (filesystem, disk, configuration, 3 apps), a cycle a second; ${unitEnvironment().text}`);
 console.log(`${"cycles".padStart(6)} ${"RSS".padStart(8)} ${"heap used".padStart(10)}`);
 const seen = new Set<number>();
 const rows: Array<{ cycles: number; rss: number; heap: number }> = [];

@@ -13,7 +13,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { freePort } from "./lib/net.js";
 import { summarise } from "./lib/stats.js";
-import { unitNodeOptions } from "./lib/unit.js";
+import { unitEnvironment } from "./lib/unit.js";
 
 const RUNS = Number(process.env.RUNS ?? 50);
 const CHECKS = 500;
@@ -51,7 +51,7 @@ writeFileSync(path.join(`${root}.state`, "events.jsonl"), `${lines.join("\n")}\n
 
 const port = await freePort();
 writeFileSync(path.join(root, "hop3-health.toml"), `hop3_root = "${root}"\nstate_dir = "${root}.state"\nlisten = "127.0.0.1:${port}"\ninterval = 30\nlog_level = "warn"\nplugins = ["${plugin}"]\n`);
-const child = spawn(process.execPath, [CLI, "--config", path.join(root, "hop3-health.toml"), "serve"], { stdio: "ignore", env: { ...process.env, NODE_OPTIONS: process.env.EXPORTER_NODE_OPTIONS ?? unitNodeOptions() } });
+const child = spawn(process.execPath, [CLI, "--config", path.join(root, "hop3-health.toml"), "serve"], { stdio: "ignore", env: { ...process.env, ...unitEnvironment().env } });
 process.on("exit", () => child.kill("SIGKILL"));
 const url = `http://127.0.0.1:${port}`;
 for (let i = 0; !(await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)); i++) {
