@@ -280,8 +280,8 @@ function finish(stdout: string, stderr: string, code: number): void {
 /**
  * Writes to fd 1 or 2 with write(2) itself: process.stdout and process.stderr are streams whose
  * making loads Node's socket and TTY code, some 8 ms of every command's start (bench/startup.ts).
- * A non-blocking pipe that is full (EAGAIN) takes the rest through the stream; a reader gone
- * (EPIPE) ends the writing.
+ * A non-blocking pipe that is full (EAGAIN) takes the rest through the stream; any other failure
+ * (EPIPE: the reader is gone; EBADF: closed) ends the writing, and the exit code stays what it is.
  */
 function put(fd: 1 | 2, text: string, then: () => void): void {
   let rest = Buffer.from(text);
@@ -292,7 +292,6 @@ function put(fd: 1 | 2, text: string, then: () => void): void {
       (fd === 1 ? process.stdout : process.stderr).write(rest, then);
       return;
     }
-    if ((error as NodeJS.ErrnoException).code !== "EPIPE") throw error;
   }
   then();
 }
