@@ -4,7 +4,7 @@
 // Hop3 runs as exists. When hop3-health runs as another user, a folder it may not write to is
 // judged by whether Hop3's user could, and the message says who is who.
 
-import { closeSync, openSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, openSync, rmSync, statSync, writeSync } from "node:fs";
 import path from "node:path";
 import * as z from "#zod";
 import type { HealthCheck, HealthCheckResult, Plugin, PluginContext, Severity } from "../src/health/model.js";
@@ -54,11 +54,7 @@ async function probeWritable(ctx: PluginContext, dir: string): Promise<Outcome> 
       writeSync(fd, "hop3-health write probe\n");
     } finally {
       closeSync(fd);
-      try {
-        unlinkSync(probe);
-      } catch {
-        // Gone already.
-      }
+      rmSync(probe, { force: true });
     }
     // Root writes anywhere: whether Hop3's user, who writes here, may too is what counts.
     const me = currentUser();

@@ -2,7 +2,7 @@
 // top-level keys; versions differ in which keys they write, so each value is taken only when it
 // has the type Hop3 gives it. Values never leave this module in a message.
 
-import { statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseToml, TomlError } from "smol-toml";
 import { FileReadError, KiB, readBoundedFile } from "./files.js";
@@ -78,13 +78,6 @@ export async function appStartTimeout(hop3Root: string): Promise<number> {
  */
 export function hop3RootState(hop3Root: string): Promise<"missing" | "empty" | "installed"> {
   // Three stat calls, made at once (asked by several checks each cycle): no thread-pool round trips.
-  const exists = (p: string): boolean => {
-    try {
-      return statSync(p, { throwIfNoEntry: false }) !== undefined;
-    } catch {
-      return false;
-    }
-  };
   let root;
   try {
     root = statSync(hop3Root, { throwIfNoEntry: false });
@@ -92,7 +85,7 @@ export function hop3RootState(hop3Root: string): Promise<"missing" | "empty" | "
     root = undefined;
   }
   if (!root?.isDirectory()) return Promise.resolve("missing");
-  return Promise.resolve(exists(serverTomlPath(hop3Root)) || exists(path.join(hop3Root, "apps")) ? "installed" : "empty");
+  return Promise.resolve(existsSync(serverTomlPath(hop3Root)) || existsSync(path.join(hop3Root, "apps")) ? "installed" : "empty");
 }
 
 /** What to do about a HOP3_ROOT without Hop3. */
