@@ -24,5 +24,5 @@ RUN mkdir -p /home/hop3/apps /home/hop3/nginx /home/hop3/uwsgi-available /home/h
 USER node
 EXPOSE 9483
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:9483/-/healthy').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-ENTRYPOINT ["node", "dist/bin/hop3-health.js"]
+ENTRYPOINT ["node", "dist/bin/hop3-health.cjs"]
 CMD ["serve"]

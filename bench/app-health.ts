@@ -20,7 +20,7 @@ import { ms, summarise } from "./lib/stats.js";
 
 const APPS = Number(process.env.APPS ?? 200);
 const RUNS = Number(process.env.RUNS ?? 10);
-const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.cjs", import.meta.url));
 
 // 1. One scan of APPS apps.
 const { root, script } = makeRoot("scan");

@@ -4,7 +4,7 @@
 //    check cycles go on finishing meanwhile.
 //
 //   npm run build && node dist/bench/attacks.js
-//   BEFORE=/path/to/older/dist/bin/hop3-health.js node dist/bench/attacks.js     (side by side with an older build)
+//   BEFORE=/path/to/older/dist/bin/hop3-health.cjs node dist/bench/attacks.js     (side by side with an older build)
 //   LOG_MB=200 FLOOD=8000 by default.
 
 import { spawn, type ChildProcess } from "node:child_process";
@@ -19,7 +19,7 @@ import { ms } from "./lib/stats.js";
 
 const LOG_MB = Number(process.env.LOG_MB ?? 200);
 const FLOOD = Number(process.env.FLOOD ?? 8000);
-const AFTER = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
+const AFTER = fileURLToPath(new URL("../bin/hop3-health.cjs", import.meta.url));
 
 function rssMiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("VmRSS:")) ?? "VmRSS: 0 kB";

@@ -30,7 +30,7 @@ import { unitEnvironment } from "./lib/unit.js";
 
 const SECONDS = Number(process.env.SECONDS ?? 120);
 const SCRAPE_SECONDS = 30;
-const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.cjs", import.meta.url));
 const RULES = fileURLToPath(new URL("../../alerts/hop3-health.rules.yml", import.meta.url));
 const children: ChildProcess[] = [];
 process.on("exit", () => {

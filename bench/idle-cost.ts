@@ -18,7 +18,7 @@ const DURATION = Number(process.env.DURATION ?? 600);
 const APPS = 10;
 const SCRAPE_EVERY = 15_000;
 const WARMUP = 20_000;
-const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.cjs", import.meta.url));
 const TICKS = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
 
 /** CPU seconds used so far by a process (user + system), from /proc/<pid>/stat. */

@@ -22,7 +22,7 @@ import { ms, summarise } from "./lib/stats.js";
 
 const SECONDS_PER_RUN = Number(process.env.SECONDS_PER_RUN ?? 5);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
-const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.cjs", import.meta.url));
 
 
 /** A plugin folder: `count` instant checks, and one that takes `slowSeconds` when above 0. */

@@ -17,7 +17,7 @@ import { unitEnvironment } from "./lib/unit.js";
 
 const PROCS = Number(process.env.PROCS ?? 1000);
 const CYCLES = Number(process.env.CYCLES ?? 60);
-const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.cjs", import.meta.url));
 
 const { root, etc, workers } = await rootWithRunningApps("proc-flood");
 const port = await freePort();

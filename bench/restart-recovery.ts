@@ -22,7 +22,7 @@ import { unitEnvironment } from "./lib/unit.js";
 
 const RUNS = Number(process.env.RUNS ?? 10);
 const INTERVAL = Number(process.env.INTERVAL ?? 10);
-const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.cjs", import.meta.url));
 if (spawnSync("uwsgi", ["--version"]).status !== 0) throw new Error("uwsgi is needed: apt-get install uwsgi uwsgi-plugin-python3");
 
 const { root, etc } = makeRoot("restart");

@@ -15,7 +15,7 @@ import { freePort } from "./lib/net.js";
 import { unitEnvironment } from "./lib/unit.js";
 
 const CYCLES = Number(process.env.CYCLES ?? 1000);
-const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.cjs", import.meta.url));
 
 
 const { root, etc, workers } = await rootWithRunningApps("memory");

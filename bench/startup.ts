@@ -4,7 +4,7 @@
 // and which modules and packages each command loads, with its peak RSS.
 //
 //   npm run build && node dist/bench/startup.js            (RUNS=20 by default)
-//   BEFORE=/path/to/older/dist/bin/hop3-health.js node dist/bench/startup.js    adds an older build's figures
+//   BEFORE=/path/to/older/dist/bin/hop3-health.cjs node dist/bench/startup.js    adds an older build's figures
 
 import { spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,7 +15,7 @@ import { makeRoot, rootWithRunningApps } from "./lib/hop3-root.js";
 import { summarise } from "./lib/stats.js";
 
 const RUNS = Number(process.env.RUNS ?? 20);
-const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.cjs", import.meta.url));
 const MODULE_LOG = fileURLToPath(new URL("./lib/module-log.js", import.meta.url));
 const BEFORE = process.env.BEFORE;
 
@@ -70,25 +70,25 @@ for (const command of all) {
 }
 
 // What each command loads.
-console.log("\nmodules loaded (ES modules; a CommonJS package counts by its entry), and peak RSS:");
+console.log("\nwhat each command loads beside its own program (bench/lib/module-log.ts), and peak RSS:");
 for (const command of all.filter((c) => c.name !== "node -e 0")) {
   const log = path.join(root, "modules.log");
   rmSync(log, { force: true });
   run(command, { MODULE_LOG: log }, ["--import", MODULE_LOG]);
   const lines = readFileSync(log, "utf8").trim().split("\n");
   const rss = Number(lines.find((l) => l.startsWith("maxrss "))?.slice(7) ?? NaN) / 1024;
-  const urls = lines.filter((l) => !l.startsWith("maxrss ") && !l.includes("/dist/bench/lib/module-log"));
+  const modules = new Set(lines.filter((l) => !l.startsWith("maxrss ") && !l.includes("/dist/bench/lib/module-log")));
   const packages = new Map<string, number>();
   let own = 0;
   let builtins = 0;
-  for (const url of urls) {
-    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
+  for (const module of modules) {
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(module)?.[1];
     if (pkg) packages.set(pkg, (packages.get(pkg) ?? 0) + 1);
-    else if (url.startsWith("node:")) builtins++;
+    else if (module.startsWith("node:")) builtins++;
     else own++;
   }
   const pkgs = [...packages].map(([name, n]) => `${name} (${n})`).join(", ") || "none";
-  console.log(`  ${command.name.padEnd(32)} ${String(own).padStart(3)} of its own, ${String(builtins).padStart(2)} node:, packages: ${pkgs}; ${rss.toFixed(0)} MB`);
+  console.log(`  ${command.name.padEnd(32)} ${String(own).padStart(2)} of its own, ${String(builtins).padStart(3)} of Node's, packages: ${pkgs}; ${rss.toFixed(0)} MB`);
 }
 for (const worker of workers) worker.kill();
 rmSync(root, { recursive: true, force: true });

@@ -17,7 +17,7 @@ import { unitEnvironment } from "./lib/unit.js";
 
 const RUNS = Number(process.env.RUNS ?? 50);
 const CHECKS = 500;
-const CLI = fileURLToPath(new URL("../bin/hop3-health.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../bin/hop3-health.cjs", import.meta.url));
 const HOUR = 3_600_000;
 
 const root = mkdtempSync(path.join(os.tmpdir(), "hop3-health-bench-page-"));

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // hop3-health [--config FILE] <command>: thin commands over the engine and the renderers.
 // Each command's modules are imported when it runs, so that `--help` and `--version` load next to
 // nothing, `status` loads no web stack, and a driver is loaded only by the check that uses it.

@@ -204,7 +204,7 @@ describe("the npm package", () => {
       execFile("npm", ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: REPO, timeout: 60_000 }, (error, stdout) => (error ? reject(new Error(error.message)) : resolve(stdout))),
     );
     const files = (JSON.parse(packed) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path);
-    for (const wanted of ["LICENSE", "README.md", "dist/bin/hop3-health.js", "dist/vendor/zod.js", "docs/runbooks.md", "docs/README.md", "docs/configuration.md", "deploy/hop3-health.service", "alerts/hop3-health.rules.yml", "alerts/alertmanager.example.yml", "grafana/dashboards/hop3-health.json"]) {
+    for (const wanted of ["LICENSE", "README.md", "dist/bin/hop3-health.cjs", "dist/vendor/zod.js", "docs/runbooks.md", "docs/README.md", "docs/configuration.md", "deploy/hop3-health.service", "alerts/hop3-health.rules.yml", "alerts/alertmanager.example.yml", "grafana/dashboards/hop3-health.json"]) {
       expect(files, wanted).toContain(wanted);
     }
     expect(files.filter((f) => f.startsWith("dist/bench/") || f.startsWith("dist/src/") || f.startsWith("dist/checks/") || f.startsWith("test/") || f === "grafana/dashboard.ts" || f.endsWith(".map"))).toEqual([]);
@@ -237,7 +237,7 @@ describe("the systemd unit", () => {
     // /var/lib/<StateDirectory>, as systemd makes it, stands here in a temp folder; hop3-health is found on the PATH as npm -g puts it there.
     const stateDir = tempDir("hop3-state-");
     const bin = tempDir("hop3-bin-");
-    await symlink(path.join(REPO, "dist/bin/hop3-health.js"), path.join(bin, "hop3-health"));
+    await symlink(path.join(REPO, "dist/bin/hop3-health.cjs"), path.join(bin, "hop3-health"));
     // systemd says where it made the StateDirectory in $STATE_DIRECTORY.
     const env = { ...Object.fromEntries(Object.entries(environment).map(([k, v]) => [k, v.replaceAll(`/var/lib/${stateDirectory}`, stateDir)])), STATE_DIRECTORY: stateDir };
     const layout = await makeHop3Layout([]);

@@ -4,6 +4,7 @@
 import type { CheckSettings, Plugin, SettingsSchema } from "../health/model.js";
 import { didYouMean } from "../lib/suggest.js";
 import { ConfigError } from "../lib/errors.js";
+import { importModule } from "../lib/import-module.js";
 import { formatIssues, knownKeysAt } from "./load.js";
 import { commonCheckSettings, type Config } from "./schema.js";
 
@@ -20,7 +21,7 @@ export async function resolveCheckSettings(
 ): Promise<CheckSettingsResolver> {
   // zod's classic API, for a plugin whose settings are a function of it; loaded only then (290 KB:
   // hop3-health's own schemas use the lean zod/mini).
-  const classic = plugins.some((p) => typeof p.settings === "function") ? (await import("#zod-classic")).z : undefined;
+  const classic = plugins.some((p) => typeof p.settings === "function") ? ((await importModule("#zod-classic")) as typeof import("#zod-classic")).z : undefined;
   const schemas = new Map<string, SettingsSchema>();
   for (const plugin of plugins) {
     let declared: Record<string, SettingsSchema> | undefined;
@@ -66,7 +67,7 @@ export async function resolveCheckSettings(
     } else {
       // No check declares this table: most often its id is misspelled ([checks.postgres] for [checks.postgresql]).
       const table = didYouMean(id, [...schemas.keys()].filter((known) => !known.includes("*")));
-      const tableHint = table === "" ? "" : ` — [checks.${id}] is no check's table: did you mean [checks.${table.replace(/^ — did you mean (.*)\?$/, "$1")}]?`;
+      const tableHint = table === "" ? "" : ` — [checks.${id}] is no check's table: did you mean [checks.${table.replace(/^ \u2014 did you mean (.*)\?$/, "$1")}]?`;
       for (const key of Object.keys(own)) problems.push(`${originOf([...keyPath, key])}: unknown key checks.${id}.${key}${tableHint || didYouMean(key, Object.keys(commonCheckSettings.shape))}`);
     }
     if (problems.length > 0) throw new ConfigError(problems.join("\n"));

@@ -9,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { isPlugin, type Plugin } from "../health/model.js";
 import { BUILTIN_CHECKS } from "./builtin-checks.js";
 import { ConfigError, errorMessage } from "../lib/errors.js";
+import { importModule } from "../lib/import-module.js";
 
 export interface LoadedPlugin {
   plugin: Plugin;
@@ -68,7 +69,7 @@ export async function loadPlugins(specs: readonly PluginSpec[], builtinDir?: str
   // Imported side by side (their files are read while others compile), kept in the order listed.
   const results = await Promise.all([
     ...(bundled ?? []).map(({ file, exports }) => take(file, () => Promise.resolve(defaultExport(exports)), file.replace(MODULE_FILE, ""))),
-    ...files.map((file) => take(file, async () => defaultExport(await import(pathToFileURL(file).href)), path.basename(file).replace(MODULE_FILE, ""))),
+    ...files.map((file) => take(file, async () => defaultExport(await importModule(pathToFileURL(file).href)), path.basename(file).replace(MODULE_FILE, ""))),
     ...packages.map((entry) => take(`package ${entry.spec}`, async () => defaultExport(await importPackage(entry.spec, entry.baseDir)), entry.spec)),
   ]);
   const plugins: LoadedPlugin[] = [];
@@ -100,9 +101,9 @@ function defaultExport(module: unknown): unknown {
 async function importPackage(name: string, baseDir: string): Promise<unknown> {
   for (const from of [baseDir, process.cwd()]) {
     const entry = packageEntry(name, from);
-    if (entry) return import(pathToFileURL(entry).href);
+    if (entry) return importModule(pathToFileURL(entry).href);
   }
-  return import(name);
+  return importModule(name);
 }
 
 function packageEntry(name: string, from: string): string | undefined {

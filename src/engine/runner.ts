@@ -14,6 +14,7 @@ import { reasonOf, type Reason } from "../health/reasons.js";
 import { capText, redactDeep, type Redactor } from "../health/redact.js";
 import { describe, errorMessage } from "../lib/errors.js";
 import { formatSeconds } from "../lib/format.js";
+import { monotonicMs } from "../lib/duration.js";
 
 export interface RunnerOptions {
   /** How many checks run at once; all of them when undefined (waiting costs nothing: what costs is bounded where it is spent). */
@@ -67,7 +68,7 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
   const timeoutSeconds = settings.timeout ?? options.defaultTimeoutSeconds;
   const failureSeverity: Severity = settings.severity_on_failure ?? check.severityOnFailure ?? "fail";
   const redact = options.redact ?? ((text: string) => text);
-  const started = performance.now();
+  const started = monotonicMs();
 
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
@@ -92,7 +93,7 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
   deadline.catch(() => undefined);
 
   const failure = (message: string, reason: Reason = "error"): RunOneResult =>
-    failedOutcome(identity, failureSeverity, capText(redact(message)), (performance.now() - started) / 1000, reason);
+    failedOutcome(identity, failureSeverity, capText(redact(message)), (monotonicMs() - started) / 1000, reason);
 
   try {
     phase = "deciding whether it is configured";
@@ -125,7 +126,7 @@ async function runOne(check: HealthCheck, options: RunnerOptions): Promise<RunOn
           ...m,
           labels: m.labels ? redactDeep(m.labels, redact) : {},
         })),
-        durationSeconds: (performance.now() - started) / 1000,
+        durationSeconds: (monotonicMs() - started) / 1000,
         finishedAt: new Date(),
       },
     };

@@ -8,6 +8,7 @@
 
 import type http from "node:http";
 import { formatSeconds } from "../lib/format.js";
+import { monotonicMs } from "../lib/duration.js";
 
 export interface HttpTarget {
   protocol: "http:" | "https:";
@@ -195,14 +196,14 @@ export async function runProbe(target: ProbeTarget, signal?: AbortSignal): Promi
     const message = `'${target.app}' is a static site (PORT=0): nginx serves it, there is nothing to probe`;
     return { app: target.app, result: "success", message, duration_seconds: 0, attempts: 0, last: null, url: "" };
   }
-  const started = performance.now();
+  const started = monotonicMs();
   const deadline = started + target.window * 1000;
   let attempts = 0;
   let answered = 0;
   let last: string | null = null;
   const href = targetHref(endpoint);
   const verdict = (success: boolean): Verdict => {
-    const seconds = (performance.now() - started) / 1000;
+    const seconds = (monotonicMs() - started) / 1000;
     return {
       app: target.app,
       result: success ? "success" : "failure",
@@ -216,7 +217,7 @@ export async function runProbe(target: ProbeTarget, signal?: AbortSignal): Promi
     };
   };
   for (;;) {
-    const remaining = deadline - performance.now();
+    const remaining = deadline - monotonicMs();
     if (remaining <= 0 || signal?.aborted) return verdict(false);
     attempts++;
     const timeoutMs = Math.min(target.requestTimeout * 1000, remaining);
@@ -228,9 +229,9 @@ export async function runProbe(target: ProbeTarget, signal?: AbortSignal): Promi
     // Backing off only from an app that answers: one still starting is asked again at once.
     answered += attempt.reason === "refused" ? 0 : 1;
     const pause = attempt.reason === "refused" ? REFUSED_PAUSE_MS : Math.min(MAX_PAUSE_MS, FIRST_PAUSE_MS * PAUSE_GROWTH ** (answered - 1));
-    if (performance.now() + pause >= deadline) {
+    if (monotonicMs() + pause >= deadline) {
       // No time for another try: the window closes as it was meant to.
-      await sleep(Math.max(0, deadline - performance.now()), signal);
+      await sleep(Math.max(0, deadline - monotonicMs()), signal);
       return verdict(false);
     }
     await sleep(pause, signal);

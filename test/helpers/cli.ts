@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import type { JsonReport } from "../../src/report/json.js";
 
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
-export const CLI = path.join(REPO, "dist/bin/hop3-health.js");
+export const CLI = path.join(REPO, "dist/bin/hop3-health.cjs");
 
 export interface CliResult {
   code: number;
