@@ -11,7 +11,7 @@ import { enabledVassals } from "../src/hop3/apps.js";
 import { readBoundedFile } from "../src/hop3/files.js";
 import { parseEnvLines, readAppListen } from "../src/hop3/liveenv.js";
 import { ManifestError, parseManifest, readManifest } from "../src/hop3/manifest.js";
-import { appsOfProcess } from "../src/hop3/processes.js";
+import { appsOfProcess, processTable, readProcessSync } from "../src/hop3/processes.js";
 import { tempDir } from "./helpers/cli.js";
 
 const MANIFESTS = fileURLToPath(new URL("./fixtures/manifests/", import.meta.url));
@@ -142,5 +142,18 @@ describe("vassals and processes", () => {
     expect(belongs(["myshop:wsgi:uWSGI worker 1"])).toBe(false);
     expect(belongs(["node", "server.js"], "/home/hop3/apps/shopping/src")).toBe(false);
     expect(belongs(["node", "/other/root/apps/shop/server.js"])).toBe(false);
+  });
+
+  it("reads a process's command line and folder, and of a kernel thread only its stat", async () => {
+    const self = readProcessSync(process.pid)!;
+    expect(self).toMatchObject({ pid: process.pid, ppid: process.ppid, cwd: process.cwd(), zombie: false });
+    expect(self.argv[0]).toBe(process.argv0);
+    // Kernel threads are kthreadd's children, where /proc shows them (not in a container's PID namespace).
+    const kernelThreads = (await processTable()).filter((p) => p.ppid === 2);
+    if (readProcessSync(2)?.comm === "kthreadd") expect(kernelThreads.length).toBeGreaterThan(0);
+    for (const thread of kernelThreads) {
+      expect(thread.argv).toEqual([]);
+      expect(thread.cwd).toBeUndefined();
+    }
   });
 });

@@ -54,21 +54,28 @@ export function readProcFileSync(file: string, max: number): string | undefined 
   }
 }
 
-/** One process, from /proc, reading no more than 4 KiB of its command line. */
+/** The `flags` bit of /proc/<pid>/stat that the kernel sets on its own threads (include/linux/sched.h). */
+const PF_KTHREAD = 0x00200000;
+
+/**
+ * One process, from /proc, reading no more than 4 KiB of its command line. A kernel thread (half
+ * of /proc on many servers) has no command line and runs in /: its stat alone is read.
+ */
 export function readProcessSync(pid: number): ProcessInfo | undefined {
   const stat = readProcFileSync(`/proc/${pid}/stat`, MAX_STAT);
   if (stat === undefined) return undefined;
-  const cmdline = readProcFileSync(`/proc/${pid}/cmdline`, MAX_CMDLINE) ?? "";
-  let cwd: string | undefined;
-  try {
-    cwd = readlinkSync(`/proc/${pid}/cwd`);
-  } catch {
-    // Another user's process, unless this one runs as root.
-  }
   const close = stat.lastIndexOf(")");
   // After the command name: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime priority nice threads itrealvalue starttime
   const fields = stat.slice(close + 2).split(" ");
   const state = fields[0] ?? "";
+  const kernelThread = (Number(fields[6]) & PF_KTHREAD) !== 0;
+  const cmdline = kernelThread ? "" : (readProcFileSync(`/proc/${pid}/cmdline`, MAX_CMDLINE) ?? "");
+  let cwd: string | undefined;
+  try {
+    if (!kernelThread) cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    // Another user's process, unless this one runs as root.
+  }
   return {
     pid,
     ppid: Number(fields[1]) || 0,
