@@ -1,10 +1,11 @@
 // Who this server is: the header of the report and `hop3_server_info`.
 
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { Identity } from "../health/outcome.js";
 import { KiB, readBoundedFile } from "../hop3/files.js";
+import { readProcFileSync } from "../hop3/processes.js";
 import { glob } from "../lib/glob.js";
 
 export interface IdentityOverrides {
@@ -14,11 +15,11 @@ export interface IdentityOverrides {
 }
 
 export async function gatherIdentity(hop3Root: string, overrides: IdentityOverrides = {}): Promise<Identity> {
-  const uptimeSeconds = await readUptimeSeconds();
+  const uptimeSeconds = readUptimeSeconds();
   const detected = overrides.version === undefined ? await knownHop3Version(hop3Root) : undefined;
   return {
     hostname: overrides.hostname ?? os.hostname(),
-    ip: overrides.ip ?? primaryIp(os.networkInterfaces()) ?? "unknown",
+    ip: overrides.ip ?? knownIp() ?? "unknown",
     version: overrides.version ?? detected?.version ?? "unknown",
     ...(detected?.commit !== undefined ? { commit: detected.commit } : {}),
     uptime: uptimeSeconds === null ? "unknown" : formatUptime(uptimeSeconds),
@@ -26,8 +27,15 @@ export async function gatherIdentity(hop3Root: string, overrides: IdentityOverri
   };
 }
 
-/** The version looked up at most once a minute: it changes with an upgrade, and `serve` asks every cycle. */
+/** The version and the address looked up at most once a minute: they change with an upgrade or a new network, and `serve` asks every cycle. */
 const VERSION_MAX_AGE_MS = 60_000;
+let ip: { at: number; found: string | undefined } | undefined;
+
+/** The address, from the interfaces (a netlink dump of each, the dearest part of the identity). */
+function knownIp(): string | undefined {
+  if (!ip || Date.now() - ip.at >= VERSION_MAX_AGE_MS) ip = { at: Date.now(), found: primaryIp(os.networkInterfaces()) };
+  return ip.found;
+}
 const versions = new Map<string, { at: number; found: ReturnType<typeof detectHop3Version> }>();
 
 function knownHop3Version(hop3Root: string): ReturnType<typeof detectHop3Version> {
@@ -55,13 +63,10 @@ export function formatUptime(seconds: number): string {
   return days > 0 ? `${days}d ${hours}h` : `${hours}h ${minutes}m`;
 }
 
-async function readUptimeSeconds(): Promise<number | null> {
-  try {
-    const value = Number((await readFile("/proc/uptime", "utf8")).split(/\s+/)[0]);
-    return Number.isFinite(value) ? value : null;
-  } catch {
-    return null;
-  }
+/** The kernel's uptime, read from /proc at once (four trips through the thread pool cost more than the read). */
+function readUptimeSeconds(): number | null {
+  const value = Number(readProcFileSync("/proc/uptime", 64)?.split(/\s+/)[0]);
+  return Number.isFinite(value) ? value : null;
 }
 
 /** A JSON object from a small file, or undefined. */

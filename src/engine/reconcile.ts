@@ -100,7 +100,7 @@ async function assess(runtime: AppRuntime, configured: AppSettings | undefined):
     // Watched over HTTP only where [apps] says where (port or url): a table with only a restart policy or accepted statuses says nothing of that.
     if (configured?.port !== undefined || configured?.url !== undefined) return { state: "unmanaged", message: "no vassal enabled; watched over HTTP as [apps] configures it" };
     // Older servers: a static site has a PORT nothing listens on and no vassal at all, only its nginx server block.
-    if (!(await hasAvailableVassal(runtime.hop3Root, runtime.app)) && (await readNginxSite(runtime.hop3Root, runtime.app)) !== undefined) {
+    if (!hasAvailableVassal(runtime.hop3Root, runtime.app) && (await readNginxSite(runtime.hop3Root, runtime.app)) !== undefined) {
       return { state: "static", message: "static site: nginx serves its files" };
     }
     return { state: "stopped", message: "stopped (no vassal enabled in uwsgi-enabled/)" };

@@ -2,7 +2,8 @@
 // scrape time (a scrape never waits on a check), plus the checks' measurements, published
 // generically, and prom-client's process metrics.
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import { createRequire } from "node:module";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { SEVERITIES, severityValue, worstSeverity, type Measurement } from "../health/model.js";
 import { strayErrors } from "../engine/engine.js";
 import { respawnTotals } from "../engine/respawns.js";
@@ -18,11 +19,20 @@ const RESERVED = /^(process_|nodejs_)|_(bucket|count|sum|created|total)$/;
 
 /**
  * The process metrics kept of prom-client's defaults: the process_* family every exporter has, the
- * V8 heap and the event loop's p99 lag. The other 60-odd series (per heap space, GC histogram,
+ * V8 heap and the event loop's lag. The other 60-odd series (per heap space, GC histogram,
  * lag percentiles, active handles by type) would cost every server of a fleet more than its
  * checks do (bench/fleet-cost.ts).
  */
 const PROCESS_METRICS = /^(process_.+|nodejs_heap_size_(used|total)_bytes|nodejs_external_memory_bytes|nodejs_eventloop_lag_seconds)$/;
+/**
+ * The collectors of prom-client's defaults that make those, each called as collectDefaultMetrics
+ * calls it (prom-client/lib/metrics/, of the pinned prom-client). Not the others: its GC
+ * collector alone is a PerformanceObserver that runs after every garbage collection (several a
+ * minute in an idle exporter with a 1 MB young generation), for a histogram not published.
+ */
+const PROCESS_COLLECTORS = ["processCpuTotal", "processStartTime", "osMemoryHeap", "processOpenFileDescriptors", "processMaxFileDescriptors", "heapSizeAndUsed", "eventLoopLag"];
+type Collector = (registry: Registry, config: { eventLoopMonitoringPrecision: number }) => void;
+const require = createRequire(import.meta.url);
 /**
  * prom-client samples the event loop's delay with a timer for its lag percentiles, 10 ms apart
  * by default: a hundred wake-ups a second cost an idle exporter 4 ms of CPU a second, more than
@@ -73,7 +83,7 @@ export function createMetrics(
   let intervalSeconds = options.intervalSeconds;
   const registry = new Registry();
   const processRegistry = new Registry();
-  collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: NEVER_MS });
+  for (const name of PROCESS_COLLECTORS) (require(`prom-client/lib/metrics/${name}`) as Collector)(processRegistry, { eventLoopMonitoringPrecision: NEVER_MS });
   for (const metric of processRegistry.getMetricsAsArray()) if (!PROCESS_METRICS.test(metric.name)) processRegistry.removeSingleMetric(metric.name);
   // With a thousand checks, rendering takes milliseconds; it is done once per change, not per scrape.
   let rendered: Promise<string> | null = null;

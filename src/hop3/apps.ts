@@ -3,7 +3,7 @@
 // its processes found by uWSGI's procname prefix or its folder, and where it listens from its
 // LIVE_ENV. Read-only, and cheap enough to read every few seconds.
 
-import { lstat, readdir } from "node:fs/promises";
+import { lstatSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { appOfVassalFile, emperorView, type EmperorView, type VassalGroup } from "./emperor.js";
 import { liveEnvPath, readAppListen, type AppListen } from "./liveenv.js";
@@ -39,12 +39,13 @@ export function appDirectory(hop3Root: string, app: string): string {
 const SHARED_READING_MS = 500;
 const shared = new Map<string, { at: number; value: Promise<unknown> }>();
 
-function sharedReading<T>(key: string, read: () => Promise<T>): Promise<T> {
+function sharedReading<T>(key: string, read: () => T | Promise<T>): Promise<T> {
   const now = Date.now();
   const found = shared.get(key);
   if (found && now - found.at < SHARED_READING_MS) return found.value as Promise<T>;
   if (shared.size > 64) shared.clear();
-  const value = read();
+  // A reading that throws is a rejection, as its callers await it.
+  const value = new Promise<T>((resolve) => resolve(read()));
   shared.set(key, { at: now, value });
   return value;
 }
@@ -57,9 +58,9 @@ export function listApps(hop3Root: string): Promise<string[]> {
   return sharedReading(`apps\0${hop3Root}`, () => readAppNames(hop3Root));
 }
 
-async function readAppNames(hop3Root: string): Promise<string[]> {
+function readAppNames(hop3Root: string): string[] {
   try {
-    const entries = await readdir(appsDirectory(hop3Root), { withFileTypes: true });
+    const entries = readdirSync(appsDirectory(hop3Root), { withFileTypes: true });
     return entries.filter((e) => e.isDirectory() && isAppName(e.name)).map((e) => e.name).sort();
   } catch {
     return [];
@@ -83,39 +84,34 @@ export function enabledVassals(hop3Root: string, apps: readonly string[]): Promi
   return sharedReading(`vassals\0${hop3Root}\0${apps.join("\0")}`, () => readEnabledVassals(hop3Root, apps));
 }
 
-async function readEnabledVassals(hop3Root: string, apps: readonly string[]): Promise<Map<string, Vassal[]>> {
+function readEnabledVassals(hop3Root: string, apps: readonly string[]): Map<string, Vassal[]> {
   const byApp = new Map<string, Vassal[]>(apps.map((app) => [app, []]));
   const dir = path.join(hop3Root, "uwsgi-enabled");
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = readdirSync(dir);
   } catch {
     return byApp;
   }
   const longestFirst = [...apps].sort((a, b) => b.length - a.length);
-  await Promise.all(
-    names.map(async (name) => {
-      const app = longestFirst.find((a) => name.startsWith(`${a}_`) && VASSAL_TAIL.test(name.slice(a.length + 1)));
-      if (app === undefined) return;
-      const [, kind, ordinal] = VASSAL_TAIL.exec(name.slice(app.length + 1))!;
-      const file = path.join(dir, name);
-      try {
-        const info = await lstat(file);
-        if (!info.isFile() && !info.isSymbolicLink()) return;
-        byApp.get(app)!.push({ file, kind: kind!, ordinal: Number(ordinal), mtimeMs: info.mtimeMs });
-      } catch {
-        // Removed while listing: a stop in progress.
-      }
-    }),
-  );
+  for (const name of names) {
+    const app = longestFirst.find((a) => name.startsWith(`${a}_`) && VASSAL_TAIL.test(name.slice(a.length + 1)));
+    if (app === undefined) continue;
+    const [, kind, ordinal] = VASSAL_TAIL.exec(name.slice(app.length + 1))!;
+    const file = path.join(dir, name);
+    // Removed while listing (a stop in progress): no error, as it was when it was listed.
+    const info = lstatSync(file, { throwIfNoEntry: false });
+    if (!info || (!info.isFile() && !info.isSymbolicLink())) continue;
+    byApp.get(app)!.push({ file, kind: kind!, ordinal: Number(ordinal), mtimeMs: info.mtimeMs });
+  }
   for (const list of byApp.values()) list.sort((a, b) => a.file.localeCompare(b.file));
   return byApp;
 }
 
 /** Whether any vassal file of the app is in uwsgi-available/ (Hop3 keeps it there when it stops the app). */
-export async function hasAvailableVassal(hop3Root: string, app: string): Promise<boolean> {
+export function hasAvailableVassal(hop3Root: string, app: string): boolean {
   try {
-    return (await readdir(path.join(hop3Root, "uwsgi-available"))).some((name) => name.startsWith(`${app}_`) && name.endsWith(".ini"));
+    return readdirSync(path.join(hop3Root, "uwsgi-available")).some((name) => name.startsWith(`${app}_`) && name.endsWith(".ini"));
   } catch {
     return false;
   }
@@ -153,9 +149,9 @@ export interface AppRuntime {
   signature: string;
 }
 
-async function liveEnvSignature(appDir: string): Promise<string> {
+function liveEnvSignature(appDir: string): string {
   try {
-    const info = await lstat(liveEnvPath(appDir));
+    const info = lstatSync(liveEnvPath(appDir));
     return `${info.ino}:${info.size}:${info.mtimeMs}`;
   } catch {
     return "-";
@@ -246,7 +242,7 @@ export async function appRuntimes(hop3Root: string, apps: readonly string[], all
       const dir = appDirectory(hop3Root, app);
       const own = vassals.get(app) ?? [];
       const kinds = [...new Set(own.map((v) => v.kind))];
-      const envSignature = await liveEnvSignature(dir);
+      const envSignature = liveEnvSignature(dir);
       const listen = await listenOf(dir, envSignature);
       return {
         app,
