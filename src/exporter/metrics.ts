@@ -30,17 +30,28 @@ const PROCESS_METRICS = /^(process_.+|nodejs_heap_size_(used|total)_bytes|nodejs
  * collector alone is a PerformanceObserver that runs after every garbage collection (several a
  * minute in an idle exporter with a 1 MB young generation), for a histogram not published.
  */
-const PROCESS_COLLECTORS = ["processCpuTotal", "processStartTime", "osMemoryHeap", "processOpenFileDescriptors", "processMaxFileDescriptors", "heapSizeAndUsed", "eventLoopLag"];
-type Collector = (registry: Registry, config: { eventLoopMonitoringPrecision: number }) => void;
+const PROCESS_COLLECTORS = ["processCpuTotal", "processStartTime", "osMemoryHeap", "processOpenFileDescriptors", "processMaxFileDescriptors", "heapSizeAndUsed"];
+type Collector = (registry: Registry, config: object) => void;
 const require = createRequire(import.meta.url);
+
 /**
- * prom-client samples the event loop's delay with a timer for its lag percentiles, 10 ms apart
- * by default: a hundred wake-ups a second cost an idle exporter 4 ms of CPU a second, more than
- * all its checks (bench/idle-cost.ts). The percentiles are not published, so that timer is set
- * never to fire; nodejs_eventloop_lag_seconds is measured at each scrape (a setImmediate), and
- * costs nothing in between.
+ * nodejs_eventloop_lag_seconds as prom-client measures it where it keeps no histogram: at each
+ * scrape, how late a setImmediate runs (a scrape shows the one before's). prom-client's own
+ * collector also samples the delay with a timer (10 ms apart by default: a hundred wake-ups a
+ * second, 4 ms of CPU a second in an idle exporter) and works out seven percentiles at each
+ * scrape, for series not published.
  */
-const NEVER_MS = 2 ** 31 - 1;
+function eventLoopLag(registry: Registry): void {
+  const lag: Gauge = new Gauge({
+    name: "nodejs_eventloop_lag_seconds",
+    help: "Lag of event loop in seconds.",
+    registers: [registry],
+    collect() {
+      const start = process.hrtime.bigint();
+      setImmediate(() => lag.set(Number(process.hrtime.bigint() - start) / 1e9));
+    },
+  });
+}
 
 /** HELP of the measurements the contract names; others bring their own or get a generic one. */
 const MEASUREMENT_HELP: Record<string, string> = {
@@ -83,7 +94,8 @@ export function createMetrics(
   let intervalSeconds = options.intervalSeconds;
   const registry = new Registry();
   const processRegistry = new Registry();
-  for (const name of PROCESS_COLLECTORS) (require(`prom-client/lib/metrics/${name}`) as Collector)(processRegistry, { eventLoopMonitoringPrecision: NEVER_MS });
+  for (const name of PROCESS_COLLECTORS) (require(`prom-client/lib/metrics/${name}`) as Collector)(processRegistry, {});
+  eventLoopLag(processRegistry);
   for (const metric of processRegistry.getMetricsAsArray()) if (!PROCESS_METRICS.test(metric.name)) processRegistry.removeSingleMetric(metric.name);
   // With a thousand checks, rendering takes milliseconds; it is done once per change, not per scrape.
   let rendered: Promise<string> | null = null;
