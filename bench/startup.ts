@@ -77,7 +77,8 @@ for (const command of all.filter((c) => c.name !== "node -e 0")) {
   run(command, { MODULE_LOG: log }, ["--import", MODULE_LOG]);
   const lines = readFileSync(log, "utf8").trim().split("\n");
   const rss = Number(lines.find((l) => l.startsWith("maxrss "))?.slice(7) ?? NaN) / 1024;
-  const modules = new Set(lines.filter((l) => !l.startsWith("maxrss ") && !l.includes("/dist/bench/lib/module-log")));
+  // The ES loader names files by URL, the CommonJS one by path: one module, counted once.
+  const modules = new Set(lines.filter((l) => !l.startsWith("maxrss ") && !l.includes("/dist/bench/lib/module-log")).map((l) => (l.startsWith("file:") ? fileURLToPath(l) : l)));
   const packages = new Map<string, number>();
   let own = 0;
   let builtins = 0;

@@ -45,9 +45,8 @@ export async function makeCodeCache(program) {
 if (process.argv[1] === import.meta.filename && process.argv.length > 2) {
   const [program, ...args] = process.argv.slice(2);
   const { loadProgram } = await import(path.resolve("dist/src/bin/program.js"));
-  const { writeFileSync: write } = await import("node:fs");
   const loaded = loadProgram(program, undefined);
   process.argv = [process.argv[0], program, ...args];
-  process.on("exit", () => write(`${program}.cache`, loaded.cache()));
+  process.on("exit", () => writeFileSync(`${program}.cache`, loaded.cache()));
   loaded.run();
 }

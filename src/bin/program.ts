@@ -1,14 +1,14 @@
 // Loads the program: dist/bin/program.cjs, the whole of hop3-health bundled by scripts/bundle.mjs
 // into one CommonJS script, compiled with the V8 code cache the build made beside it
 // (program.cjs.cache) from a run of `status` on a made-up server. V8 then
-// deserializes the bytecode of every function that run used instead of parsing 600 KB and
+// deserializes the bytecode of every function that run used instead of parsing 370 KB and
 // compiling each function when first called: some 40 ms of every `status` (bench/startup.ts).
 // Node 22 does this for modules (module.enableCompileCache); Node 20 has only vm.Script's.
 //
 // V8 refuses a cache made by another V8, with other flags or for a source of another length
-// (script.cachedDataRejected), and the program is then compiled as usual. The cache sits with the
-// program, made by the build and never written at run time: it is code, and nothing a tenant can
-// write is ever read as code.
+// (script.cachedDataRejected), and the program is then compiled as usual. The cache is code: it
+// sits with the program, as trusted as the program beside it, and only the build writes it,
+// never a run.
 
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
