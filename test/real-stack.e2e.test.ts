@@ -186,17 +186,17 @@ describe.skipIf(!hasStack)("a real uWSGI Emperor and nginx", () => {
     // Emperor while its log is watched, and scans when the log says a vassal died.
     await exporter?.stop("SIGKILL");
     exporter = await startExporter({ root, interval: 300 });
-    const severity = async (): Promise<number | undefined> => metricValue(await (await fetch(`${exporter!.url}/metrics`)).text(), "hop3_app_health_severity", { app: "rs-web" });
-    await eventually(async () => (await severity()) === 0, 30_000, "rs-web ok");
-    const master = spawnSync("pgrep", ["-f", "^rs-web:wsgi:uWSGI master"], { encoding: "utf8" }).stdout.trim().split("\n").map(Number);
+    const severity = async (): Promise<number | undefined> => metricValue(await (await fetch(`${exporter!.url}/metrics`)).text(), "hop3_app_health_severity", { app: "rs-sock" });
+    await eventually(async () => (await severity()) === 0, 30_000, "rs-sock ok");
+    const master = spawnSync("pgrep", ["-f", "^rs-sock:wsgi:uWSGI master"], { encoding: "utf8" }).stdout.trim().split("\n").map(Number);
     expect(master).toHaveLength(1);
     const killedAt = Date.now();
     process.kill(master[0]!, "SIGKILL");
-    await eventually(async () => (await severity()) === 2, 10_000, "rs-web failing after its vassal was killed");
+    await eventually(async () => (await severity()) === 2, 10_000, "rs-sock failing after its vassal was killed");
     expect(Date.now() - killedAt).toBeLessThan(5_000);
     const events = (await (await fetch(`${exporter.url}/api/v1/events`)).json()) as { events: Array<{ check: string; to: string }> };
-    expect(events.events.some((e) => e.check === "app:rs-web" && e.to === "fail")).toBe(true);
+    expect(events.events.some((e) => e.check === "app:rs-sock" && e.to === "fail")).toBe(true);
     // uWSGI's Emperor spawns it again a few seconds later.
-    await eventually(async () => (await severity()) === 0, 30_000, "rs-web ok again once respawned");
+    await eventually(async () => (await severity()) === 0, 30_000, "rs-sock ok again once respawned");
   }, 90_000);
 });
