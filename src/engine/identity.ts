@@ -29,12 +29,12 @@ export async function gatherIdentity(hop3Root: string, overrides: IdentityOverri
 
 /** The version and the address looked up at most once a minute: they change with an upgrade or a new network, and `serve` asks every cycle. */
 const VERSION_MAX_AGE_MS = 60_000;
-let ip: { at: number; found: string | undefined } | undefined;
+let address: { at: number; found: string | undefined } | undefined;
 
 /** The address, from the interfaces (a netlink dump of each, the dearest part of the identity). */
 function knownIp(): string | undefined {
-  if (!ip || Date.now() - ip.at >= VERSION_MAX_AGE_MS) ip = { at: Date.now(), found: primaryIp(os.networkInterfaces()) };
-  return ip.found;
+  if (!address || Date.now() - address.at >= VERSION_MAX_AGE_MS) address = { at: Date.now(), found: primaryIp(os.networkInterfaces()) };
+  return address.found;
 }
 const versions = new Map<string, { at: number; found: ReturnType<typeof detectHop3Version> }>();
 

@@ -51,8 +51,9 @@ async function sendCompressible(req: Request, res: Response, contentType: string
   if (acceptsGzip(req.headers["accept-encoding"])) {
     const body = text.length <= COMPRESS_INLINE ? gzipSync(text) : await gzipped(text);
     send(res, 200, contentType, body, { ...headers, "content-encoding": "gzip", vary: "Accept-Encoding" });
+  } else {
+    send(res, 200, contentType, text, { ...headers, vary: "Accept-Encoding" });
   }
-  else send(res, 200, contentType, text, { ...headers, vary: "Accept-Encoding" });
 }
 
 export const NOT_FOUND = "Not found. Try /, /metrics, /status, /-/healthy, /-/ready, /api/v1/events, POST /api/v1/probes or POST /-/reload.\n";

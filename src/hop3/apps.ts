@@ -99,9 +99,13 @@ function readEnabledVassals(hop3Root: string, apps: readonly string[]): Map<stri
     if (app === undefined) continue;
     const [, kind, ordinal] = VASSAL_TAIL.exec(name.slice(app.length + 1))!;
     const file = path.join(dir, name);
-    // Removed while listing (a stop in progress): no error, as it was when it was listed.
-    const info = lstatSync(file, { throwIfNoEntry: false });
-    if (!info || (!info.isFile() && !info.isSymbolicLink())) continue;
+    let info;
+    try {
+      info = lstatSync(file);
+    } catch {
+      continue; // Removed while listing: a stop in progress.
+    }
+    if (!info.isFile() && !info.isSymbolicLink()) continue;
     byApp.get(app)!.push({ file, kind: kind!, ordinal: Number(ordinal), mtimeMs: info.mtimeMs });
   }
   for (const list of byApp.values()) list.sort((a, b) => a.file.localeCompare(b.file));
