@@ -1,6 +1,7 @@
 // `hop3-health serve`: verify the backing services, then run a check cycle every interval
 // (never two at once) and serve the results over HTTP until SIGTERM or SIGINT.
 
+import { setMaxListeners } from "node:events";
 import http from "node:http";
 import https from "node:https";
 import type net from "node:net";
@@ -169,6 +170,8 @@ export async function startExporter(options: ServeOptions = {}): Promise<Exporte
   state.setIdentity(await engine.identity());
 
   const shutdown = new AbortController();
+  // Every check of a cycle listens to it: more than Node's ten before it warns of a leak.
+  setMaxListeners(0, shutdown.signal);
 
   // A cycle and the checks re-run between cycles (an app that went down) never overlap, so a
   // cycle that started before a change cannot overwrite what was seen after it.
