@@ -18,17 +18,13 @@ const LAST_CYCLE = "as of the last check cycle";
 const RESERVED = /^(process_|nodejs_)|_(bucket|count|sum|created|total)$/;
 
 /**
- * The process metrics kept of prom-client's defaults: the process_* family every exporter has, the
- * V8 heap and the event loop's lag. The other 60-odd series (per heap space, GC histogram,
- * lag percentiles, active handles by type) would cost every server of a fleet more than its
- * checks do (bench/fleet-cost.ts).
- */
-const PROCESS_METRICS = /^(process_.+|nodejs_heap_size_(used|total)_bytes|nodejs_external_memory_bytes|nodejs_eventloop_lag_seconds)$/;
-/**
- * The collectors of prom-client's defaults that make those, each called as collectDefaultMetrics
- * calls it (prom-client/lib/metrics/, of the pinned prom-client). Not the others: its GC
- * collector alone is a PerformanceObserver that runs after every garbage collection (several a
- * minute in an idle exporter with a 1 MB young generation), for a histogram not published.
+ * The process metrics kept of prom-client's defaults: the process_* family every exporter has and
+ * the V8 heap, from these of its collectors, each called as collectDefaultMetrics calls it
+ * (prom-client/lib/metrics/, of the pinned prom-client), and the event loop's lag (below). The
+ * other 60-odd series (per heap space, GC histogram, lag percentiles, active handles by type)
+ * would cost every server of a fleet more than its checks do (bench/fleet-cost.ts), and their
+ * collectors run for nothing: the GC one alone is a PerformanceObserver called after every
+ * garbage collection (several a minute in an idle exporter with a 1 MB young generation).
  */
 const PROCESS_COLLECTORS = ["processCpuTotal", "processStartTime", "osMemoryHeap", "processOpenFileDescriptors", "processMaxFileDescriptors", "heapSizeAndUsed"];
 type Collector = (registry: Registry, config: object) => void;
@@ -96,7 +92,6 @@ export function createMetrics(
   const processRegistry = new Registry();
   for (const name of PROCESS_COLLECTORS) (require(`prom-client/lib/metrics/${name}`) as Collector)(processRegistry, {});
   eventLoopLag(processRegistry);
-  for (const metric of processRegistry.getMetricsAsArray()) if (!PROCESS_METRICS.test(metric.name)) processRegistry.removeSingleMetric(metric.name);
   // With a thousand checks, rendering takes milliseconds; it is done once per change, not per scrape.
   let rendered: Promise<string> | null = null;
   const registers = [registry];
