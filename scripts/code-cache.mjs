@@ -3,31 +3,21 @@
 // one deployed and stopped), then writes V8's code cache of everything that run compiled. Then
 // checks that the command takes it.
 
-import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { once } from "node:events";
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { execFileSync, spawnSync } from "node:child_process";
+import { rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+// The benchmarks' Hop3 layout (tsc has built it by now): the same server a benchmark's `status` sees.
+import { layoutApp, makeRoot, startWorker } from "../dist/bench/lib/hop3-root.js";
+import { freePort } from "../dist/bench/lib/net.js";
 
 /** Writes `${program}.cache`: what the build calls. */
 export async function makeCodeCache(program) {
-  const root = mkdtempSync(path.join(os.tmpdir(), "hop3-health-build-"));
-  // The running app's "uWSGI worker": an HTTP server whose command line starts with the procname prefix.
-  const worker = spawn(process.execPath, ["-e", 'const s = require("http").createServer((q, r) => r.end("ok")).listen(0, "127.0.0.1", () => process.send(s.address().port))'], { argv0: "blog:wsgi:uWSGI worker 1", stdio: ["ignore", "ignore", "inherit", "ipc"] });
+  const { root, etc, script } = makeRoot("build");
+  const port = await freePort();
+  layoutApp(root, "blog", port);
+  layoutApp(root, "shop", await freePort());
+  const worker = await startWorker(script, "blog", port);
   try {
-    const [port] = await once(worker, "message");
-    worker.disconnect();
-    const etc = path.join(root, "etc-hop3");
-    mkdirSync(etc, { recursive: true });
-    writeFileSync(path.join(root, "hop3-server.toml"), `HOP3_USER = "${os.userInfo().username}"\n`);
-    writeFileSync(path.join(etc, "secret-key"), "build-secret-key-0123456789abcdef\n", { mode: 0o600 });
-    for (const dir of ["nginx", "uwsgi-available", "uwsgi-enabled", "state"]) mkdirSync(path.join(root, dir));
-    for (const [app, appPort] of [["blog", port], ["shop", 9]]) {
-      for (const dir of ["src/hop3", "venv"]) mkdirSync(path.join(root, "apps", app, dir), { recursive: true });
-      writeFileSync(path.join(root, "apps", app, "src/hop3/hop3.toml"), '[healthcheck]\npath = "/health"\n');
-      writeFileSync(path.join(root, "apps", app, "venv/LIVE_ENV"), `BIND_ADDRESS=127.0.0.1\nPORT=${appPort}\n`);
-      writeFileSync(path.join(root, "uwsgi-enabled", `${app}_wsgi.1.ini`), `[uwsgi]\nprocname-prefix = ${app}:wsgi:\n`);
-    }
     const env = { PATH: process.env.PATH, LANG: "C.UTF-8", HOP3_ROOT: root, HOP3_ETC_DIR: etc, HOP3_HEALTH_STATE_DIR: path.join(root, "state") };
     const trained = spawnSync(process.execPath, [import.meta.filename, path.resolve(program), "status", "--json"], { env, encoding: "utf8" });
     // Exit 0 to 2 are reports (the app is not running: 2); 3 is a failure of the run.
